@@ -1,0 +1,18 @@
+import type { ErrorCode } from '../shared/errors.js'
+
+/** sysexits-style statuses, so scripts can tell a bad config from a missing daemon. */
+export const exitCodes: Record<ErrorCode, number> = {
+  USAGE: 64,
+  PATH_REJECTED: 65,
+  NOT_FOUND: 66,
+  BACKEND_UNAVAILABLE: 69,
+  IMAGE_MISSING: 69,
+  IMAGE_BUILD_FAILED: 70,
+  SANDBOX_FAILED: 70,
+  SANDBOX_GONE: 70,
+  INTERNAL: 70,
+  COPY_FAILED: 74,
+  CONFIG_INVALID: 78,
+  TIMEOUT: 124,
+  ABORTED: 130,
+}

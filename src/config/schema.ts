@@ -1,0 +1,101 @@
+import { z } from 'zod'
+import { SANDBOX_IMAGE } from '../shared/version.js'
+
+/**
+ * The one source of truth for configuration: every key, its type, its default. Keys are the
+ * snake_case names users write in TOML/JSON/YAML files. Objects are strict so a misspelt key
+ * is an error, not a silently ignored setting.
+ */
+
+const backend = z.enum(['auto', 'docker', 'podman', 'qemu', 'firecracker'])
+const provider = z.enum(['anthropic', 'openai', 'openai-compatible', 'ollama', 'demo'])
+
+const isolation = z.strictObject({
+  backend: backend.default('auto'),
+})
+
+const docker = z.strictObject({
+  image: z.string().min(1).default(SANDBOX_IMAGE),
+  cpus: z.number().positive().max(1024).default(2),
+  memory_mb: z.number().int().min(64).default(2048),
+  pids_limit: z.number().int().min(16).default(512),
+  auto_pull: z.boolean().default(false),
+  runtime: z.string().min(1).optional(),
+  socket: z.string().min(1).optional(),
+  read_only_root: z.boolean().default(false),
+  tmp_size_mb: z.number().int().min(1).default(512),
+})
+
+const vm = z.strictObject({
+  firecracker_bin: z.string().min(1).default('firecracker'),
+  qemu_bin: z.string().min(1).default('qemu-system-x86_64'),
+  kernel_image: z.string().min(1).optional(),
+  rootfs_image: z.string().min(1).optional(),
+  vcpu_count: z.number().int().min(1).max(32).default(2),
+  mem_size_mib: z.number().int().min(128).default(2048),
+  accel: z.enum(['auto', 'kvm', 'tcg']).default('auto'),
+})
+
+const llm = z.strictObject({
+  provider: provider.default('anthropic'),
+  model: z.string().min(1).optional(),
+  api_key: z.string().min(1).optional(),
+  base_url: z.url().optional(),
+  max_tokens: z.number().int().min(1).default(8192),
+})
+
+const network = z.strictObject({
+  allow: z.array(z.string().min(1)).default([]),
+})
+
+const workspace = z.strictObject({
+  exclude: z.array(z.string().min(1)).default([]),
+  /** Files larger than this are not copied in (reported as skipped). */
+  max_file_mb: z.number().positive().default(100),
+})
+
+const image = z.strictObject({
+  suite: z.string().min(1).default('bookworm'),
+  mirror: z.url().default('http://deb.debian.org/debian'),
+  packages: z
+    .array(z.string().regex(/^[a-z0-9][a-z0-9+.-]*$/, 'a Debian package name'))
+    .default([
+      'bash',
+      'coreutils',
+      'findutils',
+      'grep',
+      'sed',
+      'gawk',
+      'diffutils',
+      'patch',
+      'git',
+      'ripgrep',
+      'ca-certificates',
+      'procps',
+      'less',
+      'file',
+      'tar',
+      'gzip',
+      'xz-utils',
+      'unzip',
+      'curl',
+      'make',
+    ]),
+})
+
+export const configSchema = z.strictObject({
+  isolation: isolation.prefault({}),
+  docker: docker.prefault({}),
+  vm: vm.prefault({}),
+  llm: llm.prefault({}),
+  network: network.prefault({}),
+  workspace: workspace.prefault({}),
+  image: image.prefault({}),
+})
+
+export type Config = z.infer<typeof configSchema>
+export type BackendSetting = z.infer<typeof backend>
+export type ProviderName = z.infer<typeof provider>
+
+/** Section and key names, for `config show` and for error messages. */
+export const configSections = Object.keys(configSchema.shape) as (keyof Config)[]

@@ -1,0 +1,142 @@
+/**
+ * The sandbox contract (DESIGN.md §3). The session drives every backend through these types
+ * and never learns which one it has.
+ */
+
+export type BackendKind = 'docker' | 'podman' | 'qemu' | 'firecracker'
+
+/** Where the sandbox sees the project. Every path given to a Sandbox is confined here. */
+export const WORKSPACE = '/workspace'
+
+export interface ProbeResult {
+  kind: BackendKind
+  available: boolean
+  /** One line: what was found ("Docker Engine 20.10.24 at /var/run/docker.sock"). */
+  summary: string
+  /** Why it is unusable and how to fix it, when `available` is false. */
+  reason?: string
+  hint?: string
+  /** Backend-specific facts for `doctor --json` (version, runtimes, socket, …). */
+  details: Record<string, unknown>
+}
+
+export interface SandboxSpec {
+  /** The session this sandbox belongs to; carried as a label so orphans can be found. */
+  sessionId: string
+  /** Host directory mirrored at /workspace. */
+  mirrorDir: string
+  /** The project the mirror was copied from (a label, for `gc` and `sessions`). */
+  projectPath: string
+  /** uid:gid the sandbox runs as; defaults to the host user's. */
+  user?: { uid: number; gid: number }
+  /** Extra environment for every exec. */
+  env?: Record<string, string>
+}
+
+export interface ExecRequest {
+  /** argv (run directly) or a shell string (run with `/bin/sh -c`). */
+  command: string[] | string
+  /** Relative to /workspace, or absolute inside it. Default: /workspace. */
+  cwd?: string
+  env?: Record<string, string>
+  /** Bytes written to the process's stdin, then closed. Without it stdin is empty. */
+  stdin?: string | Uint8Array
+  /** Kill the whole process group after this many milliseconds. */
+  timeoutMs?: number
+  /** Bytes of stdout and of stderr kept in the result; the rest is counted, not kept. */
+  maxOutputBytes?: number
+}
+
+export interface ExecIO {
+  onStdout?: (chunk: Uint8Array) => void
+  onStderr?: (chunk: Uint8Array) => void
+  /** Aborting kills the process group; the result then has `aborted: true`. */
+  signal?: AbortSignal
+}
+
+export interface ExecResult {
+  /** null when the process was killed before it reported a status. */
+  exitCode: number | null
+  stdout: string
+  stderr: string
+  durationMs: number
+  timedOut: boolean
+  aborted: boolean
+  /** Bytes produced beyond `maxOutputBytes` (stdout + stderr), dropped from the result. */
+  truncatedBytes: number
+}
+
+export type FileKind = 'file' | 'dir' | 'symlink' | 'other'
+
+export interface FileStat {
+  path: string
+  kind: FileKind
+  size: number
+  /** Permission bits, e.g. 0o644. */
+  mode: number
+  mtimeMs: number
+}
+
+export interface DirEntry {
+  name: string
+  kind: FileKind
+  size: number
+  mode: number
+}
+
+export interface ResourceSample {
+  at: number
+  cpuPercent: number
+  memoryBytes: number
+  memoryLimitBytes: number
+  pids: number
+  blockReadBytes: number
+  blockWriteBytes: number
+  netRxBytes: number
+  netTxBytes: number
+}
+
+export interface SandboxInfo {
+  id: string
+  kind: BackendKind
+  sessionId: string
+  ownerPid: number
+  createdAt: number
+  projectPath: string
+  state: string
+}
+
+export interface Sandbox {
+  readonly id: string
+  readonly kind: BackendKind
+  /** Runs a command inside the sandbox. Never throws on a non-zero exit. */
+  exec(req: ExecRequest, io?: ExecIO): Promise<ExecResult>
+  /** Reads a file inside /workspace; rejects PATH_REJECTED for paths that lead out. */
+  readFile(path: string, options?: { maxBytes?: number; signal?: AbortSignal }): Promise<Uint8Array>
+  /** Writes a file inside /workspace atomically, creating parent directories. */
+  writeFile(
+    path: string,
+    data: string | Uint8Array,
+    options?: { mode?: number; signal?: AbortSignal },
+  ): Promise<void>
+  /** lstat of a path inside /workspace; NOT_FOUND when it does not exist. */
+  stat(path: string, options?: { signal?: AbortSignal }): Promise<FileStat>
+  /** Entries of a directory inside /workspace (not recursive, symlinks not followed). */
+  list(path: string, options?: { signal?: AbortSignal }): Promise<DirEntry[]>
+  /** Resource samples until the signal fires or the sandbox goes away. */
+  stats(signal: AbortSignal): AsyncIterable<ResourceSample>
+  /** microVM only: pull changed files into the host mirror. */
+  syncOut?(): Promise<string[]>
+  /** Stops and removes the sandbox. Idempotent; never touches the mirror. */
+  dispose(): Promise<void>
+}
+
+export interface SandboxBackend {
+  readonly kind: BackendKind
+  probe(signal?: AbortSignal): Promise<ProbeResult>
+  create(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox>
+  /** Sandboxes carrying Safe Coder's labels, including other processes'. */
+  list(signal?: AbortSignal): Promise<SandboxInfo[]>
+  /** Removes one sandbox found by `list` (for `gc`). */
+  remove(id: string, signal?: AbortSignal): Promise<void>
+}
