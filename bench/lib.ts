@@ -1,0 +1,57 @@
+/**
+ * Shared pieces of the benchmarks: every figure is a ratio against an anchor measured in the
+ * same run on the same machine, reported with medians (these machines are noisy).
+ */
+
+export interface BenchResult {
+  /** What was measured, e.g. "exec round trip p50". */
+  name: string
+  /** What it was compared with, e.g. "docker exec CLI". */
+  anchor: string
+  ours: number
+  theirs: number
+  unit: 'ms' | 's'
+  /** ours / theirs; lower is better. */
+  ratio: number
+  /** The target ratio (pass when ratio ≤ target). */
+  target: number
+}
+
+export function median(values: number[]): number {
+  return percentile(values, 50)
+}
+
+/** Nearest-rank percentile of a sample. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) throw new Error('percentile of an empty sample')
+  const sorted = [...values].sort((a, b) => a - b)
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+  return sorted[rank] ?? Number.NaN
+}
+
+export function result(
+  name: string,
+  anchor: string,
+  ours: number,
+  theirs: number,
+  target: number,
+  unit: 'ms' | 's' = 'ms',
+): BenchResult {
+  return { name, anchor, ours, theirs, unit, ratio: ours / theirs, target }
+}
+
+/** Times one async call in milliseconds. */
+export async function time(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now()
+  await fn()
+  return performance.now() - start
+}
+
+/** A Markdown table of results, as recorded in docs/performance.md. */
+export function formatResults(results: BenchResult[]): string {
+  const rows = results.map((r) => {
+    const verdict = r.ratio <= r.target ? 'meets' : 'misses'
+    return `| ${r.name} | ${r.ours.toFixed(1)} ${r.unit} | ${r.anchor}: ${r.theirs.toFixed(1)} ${r.unit} | ${r.ratio.toFixed(2)}× | ≤ ${r.target}× (${verdict}) |`
+  })
+  return ['| measure | ours | anchor | ratio | target |', '|---|---|---|---|---|', ...rows].join('\n')
+}
