@@ -4,8 +4,12 @@ import { SANDBOX_IMAGE } from '../shared/version.js'
 /**
  * The one source of truth for configuration: every key, its type, its default. Keys are the
  * snake_case names users write in TOML/JSON/YAML files. Objects are strict so a misspelt key
- * is an error, not a silently ignored setting.
+ * is an error, not a silently ignored setting. Custom messages are written as what a valid value
+ * is ("a Debian package name"): config errors print them after "must be".
  */
+
+/** Endpoints Safe Coder talks to over HTTP; `file:` or `javascript:` URLs are mistakes. */
+const httpUrl = z.url({ protocol: /^https?$/ })
 
 const backend = z.enum(['auto', 'docker', 'podman', 'qemu', 'firecracker'])
 const provider = z.enum(['anthropic', 'openai', 'openai-compatible', 'ollama', 'demo'])
@@ -40,7 +44,7 @@ const llm = z.strictObject({
   provider: provider.default('anthropic'),
   model: z.string().min(1).optional(),
   api_key: z.string().min(1).optional(),
-  base_url: z.url().optional(),
+  base_url: httpUrl.optional(),
   max_tokens: z.number().int().min(1).default(8192),
 })
 
@@ -56,7 +60,7 @@ const workspace = z.strictObject({
 
 const image = z.strictObject({
   suite: z.string().min(1).default('bookworm'),
-  mirror: z.url().default('http://deb.debian.org/debian'),
+  mirror: httpUrl.default('http://deb.debian.org/debian'),
   packages: z
     .array(z.string().regex(/^[a-z0-9][a-z0-9+.-]*$/, 'a Debian package name'))
     .default([
