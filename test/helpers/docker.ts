@@ -1,0 +1,76 @@
+import type Docker from 'dockerode'
+import { connectEngine, findEngineEndpoints } from '../../src/sandbox/docker/connect.js'
+
+/**
+ * A client for a Docker daemon that answers, or an error: integration tests fail loudly
+ * rather than skip when there is no daemon, so CI cannot pass by testing nothing.
+ */
+export async function requireDocker(): Promise<Docker> {
+  const endpoints = findEngineEndpoints('docker')
+  const failures: string[] = []
+  for (const endpoint of endpoints) {
+    const docker = connectEngine(endpoint)
+    try {
+      await answersWithin(docker, 5000)
+      return docker
+    } catch (error) {
+      failures.push(`${endpoint.url} (${error instanceof Error ? error.message : String(error)})`)
+    }
+  }
+  const tried = failures.length > 0 ? failures.join('; ') : 'no Docker socket found'
+  throw new Error(
+    `These tests need a Docker daemon: start dockerd (bash scripts/provision does it) or set DOCKER_HOST. Tried: ${tried}`,
+  )
+}
+
+export interface RunResult {
+  exitCode: number
+  /** stdout and stderr together, as a terminal would show them. */
+  output: string
+}
+
+/**
+ * Runs one command in a throwaway container of `image` (no network) and returns its exit
+ * code and output. The container is removed whatever happens.
+ */
+export async function runInImage(
+  docker: Docker,
+  image: string,
+  command: string[],
+  options: { user?: string } = {},
+): Promise<RunResult> {
+  const container = await docker.createContainer({
+    Image: image,
+    Cmd: command,
+    Tty: true,
+    ...(options.user === undefined ? {} : { User: options.user }),
+    Labels: { 'safe-coder-test': 'run-in-image' },
+    HostConfig: { NetworkMode: 'none' },
+  })
+  try {
+    await container.start()
+    const status = (await container.wait()) as { StatusCode: number }
+    // follow: a finished container's log as a stream; without it dockerode JSON-parses the body.
+    const logs = await container.logs({ stdout: true, stderr: true, follow: true })
+    const chunks: Buffer[] = []
+    for await (const chunk of logs) chunks.push(Buffer.from(chunk as Uint8Array))
+    const output = Buffer.concat(chunks).toString('utf8').replace(/\r\n/g, '\n')
+    return { exitCode: status.StatusCode, output }
+  } finally {
+    await container.remove({ force: true })
+  }
+}
+
+async function answersWithin(docker: Docker, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`no answer within ${ms} ms`))
+    }, ms)
+  })
+  try {
+    await Promise.race([docker.ping(), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
