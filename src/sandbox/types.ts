@@ -101,6 +101,8 @@ export interface SandboxInfo {
   kind: BackendKind
   sessionId: string
   ownerPid: number
+  /** Host name of the owning process; its pid means nothing on another host. */
+  ownerHost: string
   createdAt: number
   projectPath: string
   state: string
@@ -131,6 +133,18 @@ export interface Sandbox {
   dispose(): Promise<void>
 }
 
+/** The image (or guest image) a backend creates sandboxes from, for `doctor`. */
+export interface ImageInfo {
+  image: string
+  present: boolean
+  id?: string
+  sizeBytes?: number
+  created?: string
+  labels?: Record<string, string>
+  /** How to get it when it is missing. */
+  hint?: string
+}
+
 export interface SandboxBackend {
   readonly kind: BackendKind
   probe(signal?: AbortSignal): Promise<ProbeResult>
@@ -139,4 +153,6 @@ export interface SandboxBackend {
   list(signal?: AbortSignal): Promise<SandboxInfo[]>
   /** Removes one sandbox found by `list` (for `gc`). */
   remove(id: string, signal?: AbortSignal): Promise<void>
+  /** Whether the image sandboxes are created from is present. */
+  imageStatus(signal?: AbortSignal): Promise<ImageInfo>
 }

@@ -20,9 +20,10 @@ export interface EndpointOptions {
 }
 
 /**
- * Candidate endpoints: explicit settings first (DOCKER_HOST, then config), then the sockets
- * Docker, Docker Desktop, rootless Docker and Podman create. Only existing sockets are listed,
- * except explicit ones, which are always tried so their failure is reported.
+ * Candidate endpoints. An explicit setting (DOCKER_HOST or `[docker] socket`; for Podman,
+ * `[docker] socket` or CONTAINER_HOST) is the only candidate, like the docker CLI: silently
+ * using another engine than the one named would be a surprise. Otherwise the sockets Docker,
+ * Docker Desktop, rootless Docker and Podman create, where they exist.
  */
 export function findEngineEndpoints(
   kind: 'docker' | 'podman',
@@ -39,22 +40,28 @@ export function findEngineEndpoints(
   const explicitUrl = (value: string): string => (value.includes('://') ? value : `unix://${value}`)
 
   if (kind === 'docker') {
-    if (env.DOCKER_HOST !== undefined && env.DOCKER_HOST !== '')
-      add(env.DOCKER_HOST, 'DOCKER_HOST', true)
     if (options.socket !== undefined) add(explicitUrl(options.socket), '[docker] socket', true)
+    else if (env.DOCKER_HOST !== undefined && env.DOCKER_HOST !== '') {
+      add(env.DOCKER_HOST, 'DOCKER_HOST', true)
+    }
+    if (found.length > 0) return found
     add('unix:///var/run/docker.sock', 'standard socket')
     add(`unix://${path.join(os.homedir(), '.docker/run/docker.sock')}`, 'Docker Desktop socket')
-    const runtimeDir = env.XDG_RUNTIME_DIR ?? `/run/user/${process.getuid?.() ?? 1000}`
-    add(`unix://${path.join(runtimeDir, 'docker.sock')}`, 'rootless Docker socket')
+    add(`unix://${path.join(runtimeDir(env), 'docker.sock')}`, 'rootless Docker socket')
   } else {
     if (options.socket !== undefined) add(explicitUrl(options.socket), '[docker] socket', true)
-    if (env.CONTAINER_HOST !== undefined && env.CONTAINER_HOST !== '')
+    else if (env.CONTAINER_HOST !== undefined && env.CONTAINER_HOST !== '') {
       add(env.CONTAINER_HOST, 'CONTAINER_HOST', true)
-    const runtimeDir = env.XDG_RUNTIME_DIR ?? `/run/user/${process.getuid?.() ?? 1000}`
-    add(`unix://${path.join(runtimeDir, 'podman/podman.sock')}`, 'rootless Podman socket')
+    }
+    if (found.length > 0) return found
+    add(`unix://${path.join(runtimeDir(env), 'podman/podman.sock')}`, 'rootless Podman socket')
     add('unix:///run/podman/podman.sock', 'Podman socket')
   }
   return found
+}
+
+function runtimeDir(env: NodeJS.ProcessEnv): string {
+  return env.XDG_RUNTIME_DIR ?? `/run/user/${process.getuid?.() ?? 1000}`
 }
 
 /** A dockerode client for one endpoint. */

@@ -1,0 +1,150 @@
+import { stat } from 'node:fs/promises'
+import type Docker from 'dockerode'
+import { SafeCoderError } from '../../shared/errors.js'
+import type {
+  ImageInfo,
+  ProbeResult,
+  Sandbox,
+  SandboxBackend,
+  SandboxInfo,
+  SandboxSpec,
+} from '../types.js'
+import { buildContainerSpec, hostUser } from './container-spec.js'
+import { DockerSandbox } from './docker-sandbox.js'
+import { engineMessage, sandboxError, statusOf } from './engine-errors.js'
+import { ensureImage, inspectImage, missingImageHint } from './image.js'
+import { LABEL } from './labels.js'
+import type { DockerBackendOptions } from './options.js'
+import { probeEngine } from './probe.js'
+
+/** Sandboxes as containers on a Docker-API engine (Docker, or Podman's compatible socket). */
+export class DockerBackend implements SandboxBackend {
+  readonly kind: 'docker' | 'podman'
+  private engine: Promise<{ result: ProbeResult; docker?: Docker }> | undefined
+
+  constructor(private readonly options: DockerBackendOptions) {
+    this.kind = options.kind
+  }
+
+  async probe(signal?: AbortSignal): Promise<ProbeResult> {
+    this.engine = probeEngine(this.options, signal)
+    return (await this.engine).result
+  }
+
+  /** The connected client; BACKEND_UNAVAILABLE with the probe's reason when there is none. */
+  async client(signal?: AbortSignal): Promise<Docker> {
+    this.engine ??= probeEngine(this.options, signal)
+    const { result, docker } = await this.engine
+    if (docker !== undefined) return docker
+    this.engine = undefined
+    const name = this.kind === 'podman' ? 'Podman' : 'Docker'
+    throw new SafeCoderError(
+      'BACKEND_UNAVAILABLE',
+      `${name} sandbox unavailable: ${result.reason ?? 'no engine answered'}.`,
+      {
+        hint: result.hint,
+        data: result.details,
+      },
+    )
+  }
+
+  async create(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox> {
+    const docker = await this.client(signal)
+    await assertMirror(spec.mirrorDir)
+    await ensureImage(docker, { tag: this.options.image, autoPull: this.options.autoPull, signal })
+    signal?.throwIfAborted()
+    const createOptions = buildContainerSpec(spec, this.options)
+    let container: Docker.Container
+    try {
+      container = await docker.createContainer(createOptions)
+    } catch (error) {
+      throw createError(this.options, error)
+    }
+    try {
+      await container.start()
+      signal?.throwIfAborted()
+    } catch (error) {
+      await container.remove({ force: true }).catch(() => undefined)
+      if (signal?.aborted === true)
+        throw new SafeCoderError('ABORTED', 'Creating the sandbox was cancelled.')
+      throw createError(this.options, error)
+    }
+    const user = spec.user ?? hostUser()
+    return new DockerSandbox(this.kind, container, `${user.uid}:${user.gid}`, {
+      HOME: '/tmp',
+      ...spec.env,
+    })
+  }
+
+  async list(signal?: AbortSignal): Promise<SandboxInfo[]> {
+    const docker = await this.client(signal)
+    const containers = await docker.listContainers({
+      all: true,
+      filters: { label: [LABEL.session] },
+    })
+    return containers.map((c) => ({
+      id: c.Id,
+      kind: this.kind,
+      sessionId: c.Labels[LABEL.session] ?? '',
+      ownerPid: Number(c.Labels[LABEL.ownerPid] ?? 0),
+      ownerHost: c.Labels[LABEL.ownerHost] ?? '',
+      createdAt: c.Created * 1000,
+      projectPath: c.Labels[LABEL.path] ?? '',
+      state: c.State,
+    }))
+  }
+
+  async imageStatus(signal?: AbortSignal): Promise<ImageInfo> {
+    const docker = await this.client(signal)
+    const image = this.options.image
+    const status = await inspectImage(docker, image)
+    if (status === undefined) return { image, present: false, hint: missingImageHint(image) }
+    return {
+      image,
+      present: true,
+      id: status.id,
+      sizeBytes: status.size,
+      created: status.created,
+      labels: status.labels,
+    }
+  }
+
+  async remove(id: string, signal?: AbortSignal): Promise<void> {
+    const docker = await this.client(signal)
+    try {
+      await docker.getContainer(id).remove({ force: true, v: true })
+    } catch (error) {
+      if (statusOf(error) === 404) return
+      throw sandboxError(id, 'removing the container', error)
+    }
+  }
+}
+
+/** The mirror must be an existing host directory; a typo here would bind-mount nothing useful. */
+async function assertMirror(dir: string): Promise<void> {
+  const info = await stat(dir).catch(() => undefined)
+  if (info?.isDirectory() !== true) {
+    throw new SafeCoderError('NOT_FOUND', `Workspace mirror ${dir} is not a directory.`, {
+      hint: 'The session directory was removed or never created; start a new session.',
+      data: { path: dir },
+    })
+  }
+}
+
+function createError(options: DockerBackendOptions, error: unknown): SafeCoderError {
+  const message = engineMessage(error)
+  if (options.runtime !== undefined && /runtime/i.test(message)) {
+    return new SafeCoderError(
+      'SANDBOX_FAILED',
+      `Cannot create the sandbox with runtime "${options.runtime}": ${message}.`,
+      {
+        hint: "Install and register that runtime with the engine (e.g. gVisor's runsc), or remove [docker] runtime from your configuration.",
+        cause: error,
+      },
+    )
+  }
+  return new SafeCoderError('SANDBOX_FAILED', `Cannot create the sandbox container: ${message}.`, {
+    hint: 'Check the [docker] limits in your configuration and that the engine is healthy (`docker info`).',
+    cause: error,
+  })
+}

@@ -1,0 +1,62 @@
+import type { ContainerCreateOptions } from 'dockerode'
+import { WORKSPACE, type SandboxSpec } from '../types.js'
+import { sandboxLabels } from './labels.js'
+import type { DockerBackendOptions } from './options.js'
+
+/**
+ * The main process: idles until told to stop. `sleep & wait` lets the TERM trap fire at once,
+ * so `docker stop` does not wait out its grace period.
+ */
+export const IDLE_COMMAND = [
+  '/bin/sh',
+  '-c',
+  'trap "exit 0" TERM INT; while :; do sleep 86400 & wait $!; done',
+]
+
+/** The container's whole security posture in one place: what `create` asks the engine for. */
+export function buildContainerSpec(
+  spec: SandboxSpec,
+  options: DockerBackendOptions,
+): ContainerCreateOptions {
+  const user = spec.user ?? hostUser()
+  const env = { HOME: '/tmp', ...spec.env }
+  return {
+    name: `safe-coder-${spec.sessionId}`,
+    Image: options.image,
+    Cmd: IDLE_COMMAND,
+    User: `${user.uid}:${user.gid}`,
+    WorkingDir: WORKSPACE,
+    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    Labels: sandboxLabels(spec),
+    NetworkDisabled: true,
+    AttachStdin: false,
+    AttachStdout: false,
+    AttachStderr: false,
+    Tty: false,
+    HostConfig: {
+      // Mounts (not Binds): a mirror path containing ':' or ',' cannot be misparsed.
+      Mounts: [{ Type: 'bind', Source: spec.mirrorDir, Target: WORKSPACE, ReadOnly: false }],
+      NetworkMode: 'none',
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      Privileged: false,
+      Init: true,
+      IpcMode: 'private',
+      PidsLimit: options.pidsLimit,
+      Memory: options.memoryMb * 1024 * 1024,
+      // Equal to Memory: no swap, so a memory bomb meets the OOM killer instead of the disk.
+      MemorySwap: options.memoryMb * 1024 * 1024,
+      NanoCpus: Math.round(options.cpus * 1e9),
+      Tmpfs: { '/tmp': `rw,nosuid,nodev,size=${options.tmpSizeMb}m,mode=1777` },
+      ReadonlyRootfs: options.readOnlyRoot,
+      ...(options.runtime === undefined ? {} : { Runtime: options.runtime }),
+      AutoRemove: false,
+      RestartPolicy: { Name: 'no' },
+    },
+  }
+}
+
+/** The host user's ids; files the sandbox creates in the mirror then belong to them. */
+export function hostUser(): { uid: number; gid: number } {
+  return { uid: process.getuid?.() ?? 1000, gid: process.getgid?.() ?? 1000 }
+}

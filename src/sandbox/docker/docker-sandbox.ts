@@ -1,0 +1,184 @@
+import type Docker from 'dockerode'
+import { createId } from '../../shared/ids.js'
+import { SafeCoderError } from '../../shared/errors.js'
+import { toWorkspacePath } from '../workspace-path.js'
+import type {
+  BackendKind,
+  DirEntry,
+  ExecIO,
+  ExecRequest,
+  ExecResult,
+  FileStat,
+  ResourceSample,
+  Sandbox,
+} from '../types.js'
+import { sandboxError } from './engine-errors.js'
+import { DEFAULT_MAX_OUTPUT, runEngineExec, type RawExecResult } from './exec.js'
+import { FILE_STATUS, LIST_SCRIPT, READ_SCRIPT, STAT_SCRIPT, WRITE_SCRIPT } from './file-scripts.js'
+import { parseListing, parseStat } from './file-parse.js'
+import { streamStats } from './stats.js'
+
+const DEFAULT_MAX_READ = 64 * 1024 * 1024
+
+/** A running container that holds one session's workspace. */
+export class DockerSandbox implements Sandbox {
+  readonly id: string
+  private disposed: Promise<void> | undefined
+
+  constructor(
+    readonly kind: BackendKind,
+    private readonly container: Docker.Container,
+    private readonly user: string,
+    private readonly env: Record<string, string>,
+  ) {
+    this.id = container.id
+  }
+
+  async exec(req: ExecRequest, io: ExecIO = {}): Promise<ExecResult> {
+    const argv = typeof req.command === 'string' ? ['/bin/sh', '-c', req.command] : req.command
+    if (argv.length === 0) throw new SafeCoderError('USAGE', 'Cannot run an empty command.')
+    const raw = await runEngineExec(
+      this.container,
+      {
+        execId: createId('exec'),
+        argv,
+        cwd: toWorkspacePath(req.cwd ?? '.'),
+        env: { ...this.env, ...req.env },
+        user: this.user,
+        stdin: req.stdin === undefined ? undefined : Buffer.from(req.stdin),
+        timeoutMs: req.timeoutMs,
+        maxOutputBytes: req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT,
+      },
+      io,
+    )
+    return { ...raw, stdout: raw.stdout.toString('utf8'), stderr: raw.stderr.toString('utf8') }
+  }
+
+  async readFile(
+    path: string,
+    options: { maxBytes?: number; signal?: AbortSignal } = {},
+  ): Promise<Uint8Array> {
+    const target = toWorkspacePath(path)
+    const max = options.maxBytes ?? DEFAULT_MAX_READ
+    const result = await this.script(
+      READ_SCRIPT,
+      [target, String(max)],
+      options.signal,
+      undefined,
+      max,
+    )
+    this.check(result, 'read', path)
+    return result.stdout
+  }
+
+  async writeFile(
+    path: string,
+    data: string | Uint8Array,
+    options: { mode?: number; signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const target = toWorkspacePath(path)
+    if (target === '/workspace') throw this.fileError(FILE_STATUS.wrongKind, 'write', path)
+    const mode = options.mode === undefined ? '' : (options.mode & 0o7777 & ~0o6000).toString(8)
+    const result = await this.script(
+      WRITE_SCRIPT,
+      [target, mode],
+      options.signal,
+      Buffer.from(data),
+    )
+    this.check(result, 'write', path)
+  }
+
+  async stat(path: string, options: { signal?: AbortSignal } = {}): Promise<FileStat> {
+    const target = toWorkspacePath(path)
+    const result = await this.script(STAT_SCRIPT, [target], options.signal)
+    this.check(result, 'stat', path)
+    return parseStat(target, result.stdout.toString('utf8'))
+  }
+
+  async list(path: string, options: { signal?: AbortSignal } = {}): Promise<DirEntry[]> {
+    const target = toWorkspacePath(path)
+    const result = await this.script(LIST_SCRIPT, [target], options.signal)
+    this.check(result, 'list', path)
+    return parseListing(result.stdout)
+  }
+
+  stats(signal: AbortSignal): AsyncIterable<ResourceSample> {
+    return streamStats(this.container, signal)
+  }
+
+  dispose(): Promise<void> {
+    this.disposed ??= this.container.remove({ force: true, v: true }).then(
+      () => undefined,
+      (error: unknown) => {
+        // Already gone is the state we wanted.
+        const gone = sandboxError(this.id, 'removing the container', error)
+        if (gone.code !== 'SANDBOX_GONE') throw gone
+      },
+    )
+    return this.disposed
+  }
+
+  private script(
+    script: string,
+    args: string[],
+    signal: AbortSignal | undefined,
+    stdin?: Buffer,
+    maxOutputBytes = 16 * 1024 * 1024,
+  ): Promise<RawExecResult> {
+    return runEngineExec(
+      this.container,
+      {
+        execId: createId('file'),
+        argv: ['/bin/sh', '-c', script, 'safe-coder-file', ...args],
+        cwd: '/workspace',
+        env: this.env,
+        user: this.user,
+        stdin,
+        timeoutMs: 60_000,
+        maxOutputBytes,
+      },
+      signal === undefined ? {} : { signal },
+    )
+  }
+
+  private check(result: RawExecResult, op: string, path: string): void {
+    if (result.aborted)
+      throw new SafeCoderError('ABORTED', `${op} of ${JSON.stringify(path)} was cancelled.`)
+    if (result.exitCode === 0) return
+    throw this.fileError(result.exitCode, op, path, result.stderr.toString('utf8').trim())
+  }
+
+  private fileError(status: number | null, op: string, path: string, detail = ''): SafeCoderError {
+    const what = `Cannot ${op} ${JSON.stringify(path)} in the sandbox`
+    const data = { path, sandboxId: this.id }
+    switch (status) {
+      case FILE_STATUS.outside:
+        return new SafeCoderError(
+          'PATH_REJECTED',
+          `${what}: it resolves to a place outside /workspace.`,
+          {
+            hint: 'A symlink on the path leads out of the workspace; use a path inside it.',
+            data,
+          },
+        )
+      case FILE_STATUS.missing:
+        return new SafeCoderError('NOT_FOUND', `${what}: no such file or directory.`, { data })
+      case FILE_STATUS.wrongKind:
+        return new SafeCoderError(
+          'PATH_REJECTED',
+          `${what}: ${op === 'list' ? 'not a directory' : 'not a regular file'}.`,
+          {
+            data,
+          },
+        )
+      default:
+        return new SafeCoderError(
+          'SANDBOX_FAILED',
+          `${what}${detail === '' ? '' : `: ${detail}`} (exit ${status ?? 'killed'}).`,
+          {
+            data,
+          },
+        )
+    }
+  }
+}

@@ -1,0 +1,129 @@
+import type { Config } from '../config/schema.js'
+import { SafeCoderError } from '../shared/errors.js'
+import { DockerBackend } from './docker/backend.js'
+import type { DockerBackendOptions } from './docker/options.js'
+import { probeMicrovm } from './microvm-probe.js'
+import type { BackendKind, ProbeResult, SandboxBackend } from './types.js'
+
+export * from './types.js'
+export { toWorkspacePath } from './workspace-path.js'
+
+/** Auto-detection order (DESIGN.md §3): strongest isolation first, never the host. */
+export const DETECTION_ORDER: BackendKind[] = ['firecracker', 'qemu', 'docker', 'podman']
+
+/** The backend for one kind, configured from the merged configuration. */
+export function createBackend(
+  kind: BackendKind,
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+): SandboxBackend {
+  switch (kind) {
+    case 'docker':
+    case 'podman':
+      return new DockerBackend(dockerBackendOptions(kind, config, env))
+    case 'qemu':
+    case 'firecracker':
+      throw new SafeCoderError(
+        'BACKEND_UNAVAILABLE',
+        `The ${kind} microVM backend is not part of this version of Safe Coder.`,
+        {
+          hint: 'Use the Docker backend: --backend docker, or [isolation] backend = "docker".',
+          data: { backend: kind },
+        },
+      )
+  }
+}
+
+/** The [docker] section as the Docker-API backend takes it. */
+export function dockerBackendOptions(
+  kind: 'docker' | 'podman',
+  config: Config,
+  env: NodeJS.ProcessEnv,
+): DockerBackendOptions {
+  return {
+    kind,
+    image: config.docker.image,
+    cpus: config.docker.cpus,
+    memoryMb: config.docker.memory_mb,
+    pidsLimit: config.docker.pids_limit,
+    tmpSizeMb: config.docker.tmp_size_mb,
+    readOnlyRoot: config.docker.read_only_root,
+    autoPull: config.docker.auto_pull,
+    runtime: config.docker.runtime,
+    socket: config.docker.socket,
+    env,
+  }
+}
+
+/** Every backend's probe, in detection order, for `doctor`. */
+export async function probeAll(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+  signal?: AbortSignal,
+): Promise<ProbeResult[]> {
+  return (await probeBackends(config, env, signal)).map((p) => p.probe)
+}
+
+async function probeBackends(
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  signal?: AbortSignal,
+): Promise<{ probe: ProbeResult; backend?: SandboxBackend }[]> {
+  return Promise.all(
+    DETECTION_ORDER.map(async (kind) => {
+      switch (kind) {
+        case 'qemu':
+          return { probe: await probeMicrovm({ kind, binary: config.vm.qemu_bin, env }) }
+        case 'firecracker':
+          return { probe: await probeMicrovm({ kind, binary: config.vm.firecracker_bin, env }) }
+        case 'docker':
+        case 'podman': {
+          const backend = createBackend(kind, config, env)
+          return { probe: await backend.probe(signal), backend }
+        }
+      }
+    }),
+  )
+}
+
+/**
+ * The backend to use: the configured one, or with "auto" the first available in detection
+ * order. Never falls back to the host: when nothing is usable, says what each one lacks.
+ */
+export async function selectBackend(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+  signal?: AbortSignal,
+): Promise<{ backend: SandboxBackend; probe: ProbeResult }> {
+  const wanted = config.isolation.backend
+  if (wanted !== 'auto') {
+    const backend = createBackend(wanted, config, env)
+    const probe = await backend.probe(signal)
+    if (!probe.available) {
+      throw new SafeCoderError(
+        'BACKEND_UNAVAILABLE',
+        `The ${wanted} backend is unavailable: ${probe.reason ?? 'unknown reason'}.`,
+        {
+          hint: probe.hint,
+          data: { backend: wanted, details: probe.details },
+        },
+      )
+    }
+    return { backend, probe }
+  }
+  const probed = await probeBackends(config, env, signal)
+  for (const { probe, backend } of probed) {
+    if (probe.available && backend !== undefined) return { backend, probe }
+  }
+  const lines = probed
+    .map(({ probe }) => `  ${probe.kind}: ${probe.reason ?? 'unavailable'}`)
+    .join('\n')
+  throw new SafeCoderError(
+    'BACKEND_UNAVAILABLE',
+    `No sandbox backend is available on this machine:\n${lines}`,
+    {
+      hint: 'Install and start Docker (Debian/Ubuntu: sudo apt-get install docker.io), then run `safe-coder doctor`.',
+      data: { probes: probed.map((p) => p.probe) },
+    },
+  )
+}

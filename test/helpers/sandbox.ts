@@ -1,0 +1,56 @@
+import { mkdtemp, rm, chmod } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { onTestFinished } from 'vitest'
+import { DockerBackend } from '../../src/sandbox/docker/backend.js'
+import type { DockerBackendOptions } from '../../src/sandbox/docker/options.js'
+import { BUSYBOX_IMAGE } from '../../src/sandbox/docker/busybox-image.js'
+import type { Sandbox, SandboxSpec } from '../../src/sandbox/types.js'
+import { createId } from '../../src/shared/ids.js'
+import { requireDocker } from './docker.js'
+
+/** Backend options for tests: the small busybox image and tight limits. */
+export function testBackendOptions(
+  overrides: Partial<DockerBackendOptions> = {},
+): DockerBackendOptions {
+  return {
+    kind: 'docker',
+    image: BUSYBOX_IMAGE,
+    cpus: 1,
+    memoryMb: 256,
+    pidsLimit: 128,
+    tmpSizeMb: 64,
+    readOnlyRoot: false,
+    autoPull: false,
+    ...overrides,
+  }
+}
+
+/** A temporary host directory, removed when the test ends. */
+export async function tempDir(prefix = 'safe-coder-test-'): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix))
+  onTestFinished(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/**
+ * A live sandbox on the real daemon with an empty mirror, disposed when the test ends.
+ * Fails (never skips) when Docker is missing.
+ */
+export async function createTestSandbox(
+  options: { backend?: Partial<DockerBackendOptions>; spec?: Partial<SandboxSpec> } = {},
+): Promise<{ sandbox: Sandbox; mirror: string; backend: DockerBackend }> {
+  await requireDocker()
+  const mirror = await tempDir('safe-coder-mirror-')
+  // The sandbox user may be someone other than the test runner; let it write the mirror.
+  await chmod(mirror, 0o777)
+  const backend = new DockerBackend(testBackendOptions(options.backend))
+  const sandbox = await backend.create({
+    sessionId: createId('test'),
+    mirrorDir: mirror,
+    projectPath: mirror,
+    ...options.spec,
+  })
+  onTestFinished(() => sandbox.dispose())
+  return { sandbox, mirror, backend }
+}
