@@ -4,6 +4,7 @@ import { apiKeyLayer, envLayers } from './env.js'
 import { findProjectConfig, readConfigFile, type RawConfigFile } from './files.js'
 import { flagLayers } from './flags.js'
 import { mergeLayers } from './merge.js'
+import { assertProjectTrust } from './project-trust.js'
 import { userConfigPath } from './paths.js'
 import { configSchema, type Config } from './schema.js'
 import type { ConfigLayer, LoadConfigOptions, LoadedConfig } from './types.js'
@@ -21,7 +22,8 @@ export { configTemplate } from './template.js'
 
 /**
  * Reads every layer and merges them, lowest first: schema defaults < user file < project file
- * (or `configFile`) < environment variables < flags. The one exception: API-key variables sit
+ * (or `configFile`) < environment variables < flags. A found project file may not set the
+ * host-trusted keys of project-trust.ts. The one exception: API-key variables sit
  * below the files, so a key written in a file wins. The project file is the nearest one from
  * `cwd` upward, through the nearest git root, never in the home directory or above it. Each
  * layer is validated on its own and a bad one throws CONFIG_INVALID naming its file, variable
@@ -40,7 +42,12 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConf
   const files = [user, project].filter((f): f is RawConfigFile => f !== undefined)
   const fileLayers = files.map(({ file, raw }): ConfigLayer => {
     const origin = { kind: 'file', path: file } as const
-    return { origin, values: validateLayer(raw, origin) }
+    const values = validateLayer(raw, origin)
+    // A file the user named with --config is trusted like the user file; a found one is not.
+    if (project !== undefined && file === project.file && options.configFile === undefined) {
+      assertProjectTrust(file, values, userConfigPath(env))
+    }
+    return { origin, values }
   })
   const flags = flagLayers(options.flags ?? {})
   // The provider decides which variables apply; no variable sets the provider itself.

@@ -37,15 +37,17 @@ const keyDocs: KeyDocs = {
       example: 'runsc',
     },
     socket: {
-      text: 'Engine API endpoint: a socket path or a unix://, tcp:// or npipe:// URL. Not set: the standard sockets are probed.',
+      text: 'Engine API endpoint: a socket path or a unix://, tcp:// or npipe:// URL. Not set: the standard sockets are probed. User file, --config, env or flag only (never a project file).',
       example: 'unix:///run/user/1000/docker.sock',
     },
     read_only_root: 'Mount the root filesystem read-only; /workspace and /tmp stay writable.',
     tmp_size_mb: 'Size of the tmpfs mounted at /tmp, in MiB.',
   },
   vm: {
-    firecracker_bin: 'Firecracker binary: a name looked up on PATH, or a path.',
-    qemu_bin: 'QEMU binary: a name looked up on PATH, or a path.',
+    firecracker_bin:
+      'Firecracker binary: a name looked up on PATH, or a path. User file, --config or flag only (never a project file).',
+    qemu_bin:
+      'QEMU binary: a name looked up on PATH, or a path. User file, --config or flag only (never a project file).',
     kernel_image: {
       text: 'Guest kernel (uncompressed, virtio-mmio built in). Not set: the one `safe-coder image build` made.',
       example: '/var/lib/safe-coder/vmlinux',
@@ -69,7 +71,7 @@ const keyDocs: KeyDocs = {
       example: 'sk-...',
     },
     base_url: {
-      text: 'Endpoint of an OpenAI-compatible server (OpenRouter, vLLM, LM Studio, llama.cpp) or of Ollama.',
+      text: 'Endpoint of an OpenAI-compatible server (OpenRouter, vLLM, LM Studio, llama.cpp) or of Ollama. User file, --config, env or flag only (never a project file).',
       example: 'https://openrouter.ai/api/v1',
     },
     max_tokens: 'Most tokens the model may produce in one response.',

@@ -1,4 +1,3 @@
-import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../../../src/config/index.js'
 import { ollamaBaseUrl } from '../../../src/config/env.js'
@@ -8,7 +7,7 @@ describe('environment variables', () => {
   it('map SAFE_CODER_BACKEND, DOCKER_HOST and SAFE_CODER_IMAGE over the files', async () => {
     const dirs = await makeConfigDirs()
     await dirs.write(
-      path.join(dirs.project, '.safecoderrc.toml'),
+      dirs.userFile,
       '[isolation]\nbackend = "qemu"\n[docker]\nsocket = "/file.sock"\nimage = "file/img"\n',
     )
     const env = {
@@ -66,7 +65,7 @@ describe('API keys from the environment', () => {
   it('prefers OPENROUTER_API_KEY, then OPENAI_API_KEY, for openai-compatible', async () => {
     const dirs = await makeConfigDirs()
     await dirs.write(
-      path.join(dirs.project, '.safecoderrc.toml'),
+      dirs.userFile,
       '[llm]\nprovider = "openai-compatible"\nbase_url = "https://openrouter.ai/api/v1"\n',
     )
     const both = { ...dirs.env, OPENROUTER_API_KEY: 'sk-or-1', OPENAI_API_KEY: 'sk-oai-1' }
