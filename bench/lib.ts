@@ -53,5 +53,7 @@ export function formatResults(results: BenchResult[]): string {
     const verdict = r.ratio <= r.target ? 'meets' : 'misses'
     return `| ${r.name} | ${r.ours.toFixed(1)} ${r.unit} | ${r.anchor}: ${r.theirs.toFixed(1)} ${r.unit} | ${r.ratio.toFixed(2)}× | ≤ ${r.target}× (${verdict}) |`
   })
-  return ['| measure | ours | anchor | ratio | target |', '|---|---|---|---|---|', ...rows].join('\n')
+  return ['| measure | ours | anchor | ratio | target |', '|---|---|---|---|---|', ...rows].join(
+    '\n',
+  )
 }

@@ -1,0 +1,42 @@
+import { SafeCoderError, errnoOf } from '../shared/errors.js'
+
+export const readHint = "Check the file's permissions, or exclude it with [workspace] exclude."
+export const writeHint =
+  'Check that the session directory is writable and its disk has free space, then try again.'
+
+/** `Copy-in failed: cannot read src/a.txt (EACCES).` — what failed, on what, and why. */
+export function copyFailed(
+  what: string,
+  cause: unknown,
+  hint: string,
+  data?: Record<string, unknown>,
+): SafeCoderError {
+  const why = errnoOf(cause) ?? (cause instanceof Error ? cause.message : String(cause))
+  return new SafeCoderError('COPY_FAILED', `Copy-in failed: ${what} (${why}).`, {
+    hint,
+    cause,
+    ...(data === undefined ? {} : { data }),
+  })
+}
+
+/** Disk-side failures point at the session directory; anything else at the project file. */
+export function hintFor(error: unknown): string {
+  const errno = errnoOf(error)
+  return errno !== undefined && ['ENOSPC', 'EDQUOT', 'EROFS', 'EEXIST'].includes(errno)
+    ? writeHint
+    : readHint
+}
+
+/** The skip reason a failed read maps to, or undefined when the failure must stop the copy. */
+export function skipReasonOf(error: unknown): 'vanished' | 'unreadable' | undefined {
+  const errno = errnoOf(error)
+  if (errno === 'ENOENT' || errno === 'ENOTDIR') return 'vanished'
+  if (errno === 'EACCES' || errno === 'EPERM') return 'unreadable'
+  return undefined
+}
+
+/** A path as it appears in a message: quoted only when it holds control characters. */
+export function displayPath(rel: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u001f\u007f]/.test(rel) ? JSON.stringify(rel) : rel
+}
