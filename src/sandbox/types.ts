@@ -31,6 +31,8 @@ export interface SandboxSpec {
   user?: { uid: number; gid: number }
   /** Extra environment for every exec. */
   env?: Record<string, string>
+  /** Slow preparation steps (an image pull, a VM boot), for the user to watch. */
+  onProgress?: (step: string, detail?: string) => void
 }
 
 export interface ExecRequest {

@@ -77,3 +77,14 @@ describe('docker sandbox isolation', () => {
     expect(sock.exitCode).not.toBe(0)
   })
 })
+
+describe('docker sandbox options', () => {
+  it('with read_only_root, only /workspace and /tmp are writable', async () => {
+    const { sandbox } = await createTestSandbox({ backend: { readOnlyRoot: true } })
+    const root = await sandbox.exec({ command: 'touch /etc/evil 2>&1' })
+    expect(root.exitCode).not.toBe(0)
+    expect(root.stdout).toMatch(/Read-only file system/)
+    const ok = await sandbox.exec({ command: 'touch /workspace/ok /tmp/ok && echo fine' })
+    expect(ok.stdout).toBe('fine\n')
+  })
+})

@@ -1,5 +1,10 @@
 import type { Command } from 'commander'
 import type { CliContext } from '../context.js'
+import { registerConfig } from './config.js'
+import { registerDoctor } from './doctor.js'
+import { registerExec } from './exec.js'
+import { registerGc } from './gc.js'
+import { registerImage } from './image.js'
 
 /** Sets the process exit status without exiting (commands may still be cleaning up). */
 export type SetStatus = (code: number) => void
@@ -7,7 +12,13 @@ export type SetStatus = (code: number) => void
 /** A command module: adds its subcommand(s) to the program. */
 export type RegisterCommand = (program: Command, ctx: CliContext, setStatus: SetStatus) => void
 
-const modules: RegisterCommand[] = []
+const modules: RegisterCommand[] = [
+  registerDoctor,
+  registerExec,
+  registerImage,
+  registerGc,
+  registerConfig,
+]
 
 /** Every command module registers itself here; main.ts knows only this function. */
 export function registerCommands(program: Command, ctx: CliContext, setStatus: SetStatus): void {

@@ -51,7 +51,12 @@ export class DockerBackend implements SandboxBackend {
   async create(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox> {
     const docker = await this.client(signal)
     await assertMirror(spec.mirrorDir)
-    await ensureImage(docker, { tag: this.options.image, autoPull: this.options.autoPull, signal })
+    await ensureImage(docker, {
+      tag: this.options.image,
+      autoPull: this.options.autoPull,
+      signal,
+      ...(spec.onProgress === undefined ? {} : { onProgress: spec.onProgress }),
+    })
     signal?.throwIfAborted()
     const createOptions = buildContainerSpec(spec, this.options)
     let container: Docker.Container

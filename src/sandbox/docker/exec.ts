@@ -201,14 +201,17 @@ async function killExec(container: Docker.Container, execId: string, user: strin
       })
       const stream = await killer.start({ hijack: true, stdin: false })
       stream.resume()
+      const done = new AbortController()
       await Promise.race([
         new Promise((resolve) => {
           stream.once('end', resolve)
           stream.once('close', resolve)
           stream.once('error', resolve)
         }),
-        sleep(KILL_GRACE_MS),
+        sleep(KILL_GRACE_MS, done.signal).catch(() => undefined),
       ])
+      // Detach the timer, or it keeps the process alive for the whole grace period.
+      done.abort()
       const { ExitCode } = await killer.inspect()
       if (ExitCode === 0) return
     } catch (error) {

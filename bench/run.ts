@@ -1,0 +1,24 @@
+import os from 'node:os'
+import { execa } from 'execa'
+import { VERSION } from '../src/shared/version.js'
+import { benchCopyIn } from './copy-in.js'
+import { benchExec, benchSandboxReady } from './exec.js'
+import { formatResults } from './lib.js'
+
+/**
+ * Every benchmark, each against its anchor measured in the same run. `BENCH_RUNS` scales the
+ * sample sizes (default 100 exec round trips). Prints a Markdown table for docs/performance.md.
+ */
+const runs = Number(process.env.BENCH_RUNS ?? 100)
+const docker = await execa('docker', ['version', '--format', '{{.Server.Version}}'], {
+  reject: false,
+})
+console.log(
+  `Safe Coder ${VERSION}; Node ${process.version}; Docker ${docker.stdout || '?'}; ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}; ${Math.round(os.totalmem() / 2 ** 30)} GiB; ${os.release()}`,
+)
+const results = [
+  ...(await benchExec({ runs })),
+  ...(await benchSandboxReady({ runs: Math.max(5, Math.round(runs / 7)) })),
+  ...(await benchCopyIn({ runs: Math.max(3, Math.round(runs / 20)) })),
+]
+console.log(formatResults(results))
