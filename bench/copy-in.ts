@@ -60,7 +60,7 @@ async function writeFiles(root: string, files: [string, string][]): Promise<void
  * A git project of `count` files (~6.9 KB on average, in nested package/module directories;
  * a tenth untracked) plus an ignored node_modules of further files that must not be copied.
  */
-async function createBenchTree(root: string, count: number): Promise<BenchTree> {
+export async function createBenchTree(root: string, count: number): Promise<BenchTree> {
   const random = seeded(42)
   const project = path.join(root, 'project')
   const sizes = fileSizes(count - 3, count * 6900, random)
@@ -147,6 +147,10 @@ export async function benchCopyIn(options: {
       const steps = [...levels.map((level) => () => runOurs(level)), runAnchor]
       if (i % 2 === 1) steps.reverse()
       for (const step of steps) await step()
+    }
+    if (process.env.BENCH_VERBOSE === '1') {
+      for (const [level, times] of ours) console.error(`ours(${level}): ${times.map((t) => t.toFixed(0)).join(' ')}`)
+      console.error(`cp -a: ${anchor.map((t) => t.toFixed(0)).join(' ')}`)
     }
     const megabytes = (tree.kept.bytes / 1e6).toFixed(0)
     const what = `copy-in ${count.toLocaleString('en')} files, ${megabytes} MB (git listing)`

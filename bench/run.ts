@@ -19,6 +19,6 @@ console.log(
 const results = [
   ...(await benchExec({ runs })),
   ...(await benchSandboxReady({ runs: Math.max(5, Math.round(runs / 7)) })),
-  ...(await benchCopyIn({ runs: Math.max(3, Math.round(runs / 20)) })),
+  ...(await benchCopyIn({ runs: Math.max(7, Math.round(runs / 14)) })),
 ]
 console.log(formatResults(results))
