@@ -149,7 +149,8 @@ export async function benchCopyIn(options: {
       for (const step of steps) await step()
     }
     if (process.env.BENCH_VERBOSE === '1') {
-      for (const [level, times] of ours) console.error(`ours(${level}): ${times.map((t) => t.toFixed(0)).join(' ')}`)
+      for (const [level, times] of ours)
+        console.error(`ours(${level}): ${times.map((t) => t.toFixed(0)).join(' ')}`)
       console.error(`cp -a: ${anchor.map((t) => t.toFixed(0)).join(' ')}`)
     }
     const megabytes = (tree.kept.bytes / 1e6).toFixed(0)
