@@ -1,6 +1,8 @@
 import os from 'node:os'
-import { errnoOf } from '../shared/errors.js'
+import { isProcessAlive } from '../shared/process-alive.js'
 import type { SandboxBackend, SandboxInfo } from './types.js'
+
+export { isProcessAlive }
 
 export interface ReapOptions {
   dryRun?: boolean
@@ -38,14 +40,4 @@ export async function reapOrphans(
     }
   }
   return result
-}
-
-/** Signal 0 probes a pid without touching it; EPERM still means it exists. */
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return errnoOf(error) === 'EPERM'
-  }
 }

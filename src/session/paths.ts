@@ -1,0 +1,40 @@
+import path from 'node:path'
+
+/** Where one session keeps everything (DESIGN.md §4); the gitdir is outside the mirror. */
+export interface SessionPaths {
+  dir: string
+  /** The host mirror: what the sandbox sees at /workspace. */
+  work: string
+  /** The audit repository; the sandbox can never reach it. */
+  gitdir: string
+  sessionFile: string
+  eventsFile: string
+  /** The base manifest (host files at copy-in), kept apart from session.json because it is large. */
+  baseManifest: string
+  /** Sync journals, one folder per sync, for undo and crash recovery. */
+  journals: string
+  lockFile: string
+}
+
+export function sessionsDir(stateDir: string): string {
+  return path.join(stateDir, 'sessions')
+}
+
+export function sessionPaths(stateDir: string, id: string): SessionPaths {
+  const dir = path.join(sessionsDir(stateDir), id)
+  return {
+    dir,
+    work: path.join(dir, 'work'),
+    gitdir: path.join(dir, 'audit.git'),
+    sessionFile: path.join(dir, 'session.json'),
+    eventsFile: path.join(dir, 'events.jsonl'),
+    baseManifest: path.join(dir, 'base-manifest.json'),
+    journals: path.join(dir, 'journals'),
+    lockFile: path.join(dir, 'lock'),
+  }
+}
+
+/** Session ids are created by us; anything else (a path, `..`) is refused before it is joined. */
+export function isSessionId(id: string): boolean {
+  return /^s-[a-z0-9]+-[0-9a-f]{8}$/.test(id)
+}

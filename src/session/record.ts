@@ -1,0 +1,30 @@
+import { z } from 'zod'
+
+/** Where a session stands (DESIGN.md §4). */
+export const sessionStatuses = ['active', 'stopped', 'synced', 'discarded'] as const
+export type SessionStatus = (typeof sessionStatuses)[number]
+
+/**
+ * session.json. Parsed with a schema on every read: the file sits in the user's state dir and
+ * may have been edited, truncated, or written by another version.
+ */
+export const sessionRecordSchema = z.object({
+  version: z.literal(1),
+  id: z.string(),
+  projectPath: z.string(),
+  backend: z.enum(['docker', 'podman', 'qemu', 'firecracker']),
+  sandboxId: z.string().optional(),
+  status: z.enum(sessionStatuses),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  ownerPid: z.number().int(),
+  ownerHost: z.string(),
+  /** Commit 0 of the audit repository: the project as copied in. */
+  baseCommit: z.string().optional(),
+  /** Commits after the snapshot (one per tool call or command). */
+  commits: z.number().int().min(0),
+  /** Journal id of the last sync-back, for `sync --undo`. */
+  lastSync: z.string().optional(),
+})
+
+export type SessionRecord = z.infer<typeof sessionRecordSchema>
