@@ -4,6 +4,7 @@ import type { ErrorCode } from '../shared/errors.js'
 export const exitCodes: Record<ErrorCode, number> = {
   USAGE: 64,
   PATH_REJECTED: 65,
+  SYNC_CONFLICT: 65,
   NOT_FOUND: 66,
   BACKEND_UNAVAILABLE: 69,
   IMAGE_MISSING: 69,

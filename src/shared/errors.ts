@@ -13,6 +13,7 @@ export const errorCodes = [
   'PATH_REJECTED',
   'NOT_FOUND',
   'COPY_FAILED',
+  'SYNC_CONFLICT',
   'TIMEOUT',
   'ABORTED',
   'INTERNAL',

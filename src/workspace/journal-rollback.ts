@@ -1,0 +1,104 @@
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { SafeCoderError } from '../shared/errors.js'
+import { symlinkMode } from './blob-oid.js'
+import type { Journal, JournalChange } from './journal.js'
+import { markJournal } from './journal.js'
+import { listPaths, syncFailed } from './sync-errors.js'
+import { readHostState, type HostState } from './sync-host.js'
+import { createParentChecker } from './sync-paths.js'
+import {
+  removeDirIfEmpty,
+  removeEntry,
+  makeParents,
+  removeLeftover,
+  replaceWithFile,
+  replaceWithSymlink,
+  syncDir,
+  tempPathFor,
+} from './sync-write.js'
+
+/**
+ * Puts every path of a journal back as it was before the sync, then removes the directories the
+ * sync created (when empty) and any temp file a crash left. Paths already back are left alone,
+ * so running it again (after a crash during rollback) finishes the job. Refuses, changing
+ * nothing, when a path is neither as the sync left it nor as it was before: someone edited it
+ * since, and restoring would lose that edit.
+ */
+export async function rollBack(
+  journal: Journal,
+  final: 'rolled-back' | 'undone',
+  what: string,
+): Promise<string[]> {
+  const { record } = journal
+  const projectDir = record.projectDir
+  const parents = createParentChecker(projectDir)
+  const pending: JournalChange[] = []
+  const edited: string[] = []
+  for (const change of record.changes) {
+    const problem = await parents.problem(change.path)
+    const state: HostState =
+      problem === undefined
+        ? await readHostState(projectDir, change.path)
+        : { kind: 'other', what: 'directory' }
+    if (matches(state, change.before)) continue
+    if (matches(state, change.after)) pending.push(change)
+    else edited.push(change.path)
+  }
+  if (edited.length > 0) {
+    edited.sort()
+    throw new SafeCoderError(
+      'SYNC_CONFLICT',
+      `${what} refused: ${listPaths(edited)} changed in the project after sync ${record.id}.`,
+      {
+        hint: 'Restoring would lose those edits: save or revert them first, then try again.',
+        data: { id: record.id, paths: edited },
+      },
+    )
+  }
+  const dirs = new Set<string>()
+  for (const change of [...pending].reverse()) {
+    await restore(journal, change)
+    dirs.add(path.join(projectDir, path.posix.dirname(change.path)))
+  }
+  for (const [index, change] of record.changes.entries()) {
+    await removeLeftover(tempPathFor(projectDir, change.path, record.id, index))
+    await removeLeftover(tempPathFor(projectDir, change.path, record.id, 'undo'))
+  }
+  for (const dir of [...record.createdDirs].reverse()) {
+    await removeDirIfEmpty(path.join(projectDir, dir))
+  }
+  for (const dir of dirs) await syncDir(dir).catch(() => undefined)
+  await markJournal(journal.dir, final)
+  return pending.map((change) => change.path)
+}
+
+function matches(state: HostState, side: { oid: string; mode: number } | undefined): boolean {
+  if (side === undefined) return state.kind === 'missing'
+  return state.kind === 'entry' && state.entry.oid === side.oid && state.entry.mode === side.mode
+}
+
+async function restore(journal: Journal, change: JournalChange): Promise<void> {
+  const { projectDir, id } = journal.record
+  const target = path.join(projectDir, change.path)
+  const temp = tempPathFor(projectDir, change.path, id, 'undo')
+  const { before } = change
+  try {
+    if (before === undefined) {
+      await removeEntry(target)
+      return
+    }
+    await makeParents(projectDir, change.path)
+    if (before.mode === symlinkMode) {
+      await replaceWithSymlink(target, temp, await readFile(path.join(journal.dir, before.backup)))
+    } else {
+      const copyOf = path.join(journal.dir, before.backup)
+      await replaceWithFile(target, temp, { copyOf }, before.permissions)
+    }
+  } catch (error) {
+    throw syncFailed(`cannot restore ${change.path} from sync ${id}`, error, {
+      path: change.path,
+      id,
+    })
+  }
+}

@@ -1,0 +1,86 @@
+import { lstat } from 'node:fs/promises'
+import path from 'node:path'
+import { SafeCoderError, errnoOf } from '../shared/errors.js'
+import type { Manifest, ManifestEntry, SyncSource } from '../shared/manifest.js'
+import { blobOid, symlinkMode } from './blob-oid.js'
+import { displayPath } from './copy-errors.js'
+import { syncFailed } from './sync-errors.js'
+import { symlinkTargetProblem, symlinkTargetSteps } from './sync-paths.js'
+
+// The session is hostile input: what it hands over must be the blob its manifest names.
+export async function readSessionBytes(
+  source: SyncSource,
+  rel: string,
+  entry: ManifestEntry,
+  signal?: AbortSignal,
+): Promise<Uint8Array> {
+  const content = await source.read(rel, entry, signal)
+  if (blobOid(content) !== entry.oid) {
+    throw new SafeCoderError(
+      'COPY_FAILED',
+      `Sync failed: the session's ${displayPath(rel)} does not match its recorded id ${entry.oid}.`,
+      {
+        hint: 'The session history may be damaged; check it with `safe-coder log`.',
+        data: { path: rel, oid: entry.oid },
+      },
+    )
+  }
+  return content
+}
+
+/**
+ * Why the session's symlink at `rel` could resolve outside the project: a target that is
+ * absolute or climbs above the root, or one that passes through another symlink (in the
+ * session or on the host), whose own target would decide where it ends up.
+ */
+export async function symlinkProblem(
+  options: { projectDir: string; source: SyncSource; signal?: AbortSignal | undefined },
+  session: Manifest,
+  rel: string,
+  entry: ManifestEntry,
+): Promise<string | undefined> {
+  const bytes = await readSessionBytes(options.source, rel, entry, options.signal)
+  const target = Buffer.from(bytes).toString('utf8')
+  if (!Buffer.from(target, 'utf8').equals(bytes)) return 'target is not valid UTF-8'
+  const lexical = symlinkTargetProblem(rel, target)
+  if (lexical !== undefined) return lexical
+  for (const step of symlinkTargetSteps(rel, target)) {
+    if (session[step]?.mode === symlinkMode || (await isHostSymlink(options.projectDir, step))) {
+      return `target ${target} passes through the symlink ${step}`
+    }
+  }
+  return undefined
+}
+
+async function isHostSymlink(projectDir: string, rel: string): Promise<boolean> {
+  try {
+    return (await lstat(path.join(projectDir, rel))).isSymbolicLink()
+  } catch (error) {
+    const errno = errnoOf(error)
+    if (errno === 'ENOENT' || errno === 'ENOTDIR') return false
+    throw syncFailed(`cannot inspect ${rel} in the project`, error, { path: rel })
+  }
+}
+
+/** Both sides changed the file: which way each went, for the plan. */
+export function describeConflict(
+  base: ManifestEntry | undefined,
+  host: ManifestEntry | undefined,
+  session: ManifestEntry | undefined,
+): string {
+  const hostSide =
+    base === undefined
+      ? 'created on the host'
+      : host === undefined
+        ? 'deleted on the host'
+        : 'changed on the host'
+  const sessionSide =
+    session === undefined
+      ? 'deleted in the session'
+      : `${base === undefined ? 'created' : 'changed'} differently in the session`
+  const tooLarge =
+    base?.tooLarge === true
+      ? ' (copy-in recorded it as too large, so host changes cannot be ruled out)'
+      : ''
+  return `${hostSide} since the copy${tooLarge}; ${sessionSide}`
+}

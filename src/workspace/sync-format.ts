@@ -1,0 +1,31 @@
+import { displayPath } from './copy-errors.js'
+import type { SyncItem, SyncPlan } from './sync-types.js'
+import { writingActions } from './sync-types.js'
+
+/** The longest action name, `noop-same`: actions line up in a column. */
+const width = 9
+
+// What `sync --dry-run` prints: enough to decide, one line per path.
+export function renderPlan(plan: SyncPlan): string {
+  const writes = plan.items.filter((item) => writingActions.has(item.action))
+  const lines = [
+    `Sync plan for ${plan.projectDir}: ${writes.length} change(s), ${plan.conflicts} conflict(s), ${plan.risky} risky.`,
+  ]
+  for (const item of plan.items) lines.push(renderItem(item))
+  if (plan.conflicts > 0) {
+    lines.push(
+      'Conflicts are never overwritten: take the session version with --force PATH, or write a merge with conflict markers with --merge.',
+    )
+  }
+  if (plan.risky > 0) lines.push('Risky changes need confirmation (--yes) before they are applied.')
+  return lines.join('\n')
+}
+
+function renderItem(item: SyncItem): string {
+  const risky = item.risky.length > 0 ? ` [risky: ${item.risky.join(', ')}]` : ''
+  const plain =
+    item.action === 'noop-same' ||
+    (writingActions.has(item.action) && item.forced !== true && item.merge === undefined)
+  const detail = plain ? '' : ` — ${item.reason}`
+  return `  ${item.action.padEnd(width)} ${displayPath(item.path)}${risky}${detail}`
+}

@@ -1,0 +1,231 @@
+import { throwIfAborted } from '../shared/abort.js'
+import type { Manifest, ManifestEntry } from '../shared/manifest.js'
+import { blobOid, symlinkMode } from './blob-oid.js'
+import { mergeText } from './sync-merge.js'
+import {
+  createParentChecker,
+  createPrefixMatcher,
+  nameProblem,
+  type ParentChecker,
+} from './sync-paths.js'
+import { readHostState, sameEntry } from './sync-host.js'
+import { riskFlagsOf } from './sync-risk.js'
+import { describeConflict, readSessionBytes, symlinkProblem } from './sync-decide.js'
+import type { PlanSyncOptions, SyncAction, SyncItem, SyncPlan } from './sync-types.js'
+import { writingActions } from './sync-types.js'
+
+const concurrency = 16
+const gitModes = new Set<number>([0o100644, 0o100755, symlinkMode])
+
+interface PlanContext {
+  readonly options: PlanSyncOptions
+  readonly session: Manifest
+  readonly parents: ParentChecker
+  readonly maxFileBytes: number
+  readonly only: ((rel: string) => boolean) | undefined
+  readonly excluded: (rel: string) => boolean
+  readonly forced: (rel: string) => boolean
+}
+
+// Only paths that differ between base and session are looked at: cost follows the change, not the tree.
+export async function buildPlan(options: PlanSyncOptions, projectDir: string): Promise<SyncPlan> {
+  const { signal } = options
+  const session = await options.source.entries(signal)
+  const ctx: PlanContext = {
+    options: { ...options, projectDir },
+    session,
+    parents: createParentChecker(projectDir),
+    maxFileBytes: options.maxFileBytes ?? Number.POSITIVE_INFINITY,
+    only: options.only === undefined ? undefined : createPrefixMatcher(options.only),
+    excluded: createPrefixMatcher(options.exclude),
+    forced: createPrefixMatcher(options.force),
+  }
+  const paths = changedPaths(options.base, session, options.changed)
+  const items: SyncItem[] = new Array<SyncItem>(paths.length)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < paths.length) {
+      const index = next++
+      throwIfAborted(signal, 'Sync planning')
+      items[index] = await decide(ctx, paths[index] as string)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, paths.length) }, worker))
+  return {
+    projectDir,
+    items,
+    conflicts: items.filter((item) => item.action === 'conflict').length,
+    risky: items.filter((item) => writingActions.has(item.action) && item.risky.length > 0).length,
+  }
+}
+
+/**
+ * Paths present on either side whose content or mode differ, sorted. With `candidates` (the
+ * caller's list of what changed) only those are compared; otherwise every path of both
+ * manifests is (about 15 ms per 50,000 paths).
+ */
+export function changedPaths(
+  base: Manifest,
+  session: Manifest,
+  candidates?: readonly string[],
+): string[] {
+  const paths: string[] = []
+  let shared = 0
+  for (const rel of candidates === undefined ? Object.keys(session) : new Set(candidates)) {
+    const entry = session[rel]
+    const before = base[rel]
+    if (entry === undefined) {
+      if (candidates !== undefined && before !== undefined) paths.push(rel)
+      continue
+    }
+    if (before === undefined) {
+      paths.push(rel)
+      continue
+    }
+    shared++
+    if (before !== entry && (before.oid !== entry.oid || before.mode !== entry.mode)) {
+      paths.push(rel)
+    }
+  }
+  if (candidates === undefined) {
+    const baseKeys = Object.keys(base)
+    if (shared < baseKeys.length) {
+      for (const rel of baseKeys) if (session[rel] === undefined) paths.push(rel)
+    }
+  }
+  return paths.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+}
+
+async function decide(ctx: PlanContext, rel: string): Promise<SyncItem> {
+  const base = ctx.options.base[rel]
+  const session = ctx.session[rel]
+  const item: SyncItem = { path: rel, action: 'skip', reason: '', risky: [] }
+  if (base !== undefined) item.base = base
+  if (session !== undefined) item.session = session
+  const refusal = await refusalOf(ctx, rel, session)
+  if (refusal !== undefined) return { ...item, reason: refusal }
+
+  const host = await readHostState(ctx.options.projectDir, rel, {
+    keep: ctx.options.merge === true || rel.endsWith('package.json'),
+  })
+  if (host.kind === 'other') {
+    return host.what === 'directory'
+      ? { ...item, action: 'conflict', reason: 'the host has a directory at this path' }
+      : { ...item, reason: `the host has a ${host.what} here; special files are never touched` }
+  }
+  const hostEntry = host.kind === 'entry' ? host.entry : undefined
+  const hostContent = host.kind === 'entry' ? host.content : undefined
+  if (hostEntry !== undefined) item.host = hostEntry
+  if (sameEntry(hostEntry, session)) {
+    return { ...item, action: 'noop-same', reason: 'the host already has the session version' }
+  }
+  const action = actionFor(hostEntry, session)
+  const written = await readWritten(ctx, rel, session, action)
+  const decided = { ...item, action }
+  if (sameEntry(hostEntry, base)) {
+    decided.reason = 'unchanged on the host since the copy'
+  } else if (ctx.forced(rel)) {
+    decided.forced = true
+    decided.reason = `forced over host changes: ${describeConflict(base, hostEntry, session)}`
+  } else {
+    const merged = await tryMerge(ctx, rel, { base, host: hostEntry, hostContent, written })
+    if (typeof merged === 'string') {
+      return {
+        ...decided,
+        action: 'conflict',
+        reason: describeConflict(base, hostEntry, session) + merged,
+      }
+    }
+    decided.merge = merged
+    decided.reason =
+      merged.conflicts === 0
+        ? 'merged: the host and session changes combine cleanly'
+        : `merged with ${merged.conflicts} conflict region(s) marked in the file`
+  }
+  const content = decided.merge === undefined ? written : Buffer.from(decided.merge.text)
+  decided.risky = riskFlagsOf({
+    path: rel,
+    action,
+    session,
+    host: hostEntry,
+    written: content,
+    hostContent,
+    maxFileBytes: ctx.maxFileBytes,
+  })
+  return decided
+}
+
+/** Why this path is left alone before the host is even looked at. */
+async function refusalOf(
+  ctx: PlanContext,
+  rel: string,
+  session: ManifestEntry | undefined,
+): Promise<string | undefined> {
+  const byName = nameProblem(rel)
+  if (byName !== undefined) return `refused: ${byName}`
+  if (ctx.excluded(rel)) return 'left out by --exclude'
+  if (ctx.only !== undefined && !ctx.only(rel)) return 'not selected by --only'
+  if (session !== undefined && !gitModes.has(session.mode)) {
+    return `refused: unsupported mode ${session.mode.toString(8)} in the session`
+  }
+  if (session?.tooLarge === true)
+    return 'over the size cap in the session: its content was never recorded'
+  const parent = await ctx.parents.problem(rel)
+  if (parent !== undefined) return `refused: ${parent}`
+  if (session?.mode === symlinkMode) {
+    const problem = await symlinkProblem(ctx.options, ctx.session, rel, session)
+    if (problem !== undefined) return `refused: symlink ${problem}`
+  }
+  return undefined
+}
+
+function actionFor(
+  host: ManifestEntry | undefined,
+  session: ManifestEntry | undefined,
+): SyncAction {
+  if (session === undefined) return 'delete'
+  if (host === undefined) return 'create'
+  return host.oid === session.oid ? 'mode' : 'modify'
+}
+
+async function readWritten(
+  ctx: PlanContext,
+  rel: string,
+  session: ManifestEntry | undefined,
+  action: SyncAction,
+): Promise<Uint8Array | undefined> {
+  if (session === undefined || session.mode === symlinkMode || action === 'delete') return undefined
+  return readSessionBytes(ctx.options.source, rel, session, ctx.options.signal)
+}
+
+/** A merge, or the reason (appended to the conflict's) why there is none. */
+async function tryMerge(
+  ctx: PlanContext,
+  rel: string,
+  sides: {
+    base: ManifestEntry | undefined
+    host: ManifestEntry | undefined
+    hostContent: Uint8Array | undefined
+    written: Uint8Array | undefined
+  },
+): Promise<{ text: string; conflicts: number } | string> {
+  const { readBase, merge } = ctx.options
+  if (merge !== true || readBase === undefined) return ''
+  const { base, host, hostContent, written } = sides
+  if (
+    base === undefined ||
+    host === undefined ||
+    hostContent === undefined ||
+    written === undefined
+  ) {
+    return '; only a file changed on both sides can be merged'
+  }
+  if (base.mode === symlinkMode || host.mode === symlinkMode || base.tooLarge === true) {
+    return '; symlinks and too-large files cannot be merged'
+  }
+  const baseContent = await readBase(rel, base, ctx.options.signal)
+  if (blobOid(baseContent) !== base.oid) return '; the base version read back does not match its id'
+  return (
+    mergeText(baseContent, hostContent, written) ?? '; binary or non-UTF-8 files cannot be merged'
+  )
+}

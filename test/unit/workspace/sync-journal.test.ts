@@ -1,0 +1,334 @@
+import { createHash } from 'node:crypto'
+import {
+  chmod,
+  link,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  symlink,
+  writeFile,
+} from 'node:fs/promises'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { isSafeCoderError, type ErrorCode } from '../../../src/shared/errors.js'
+import type { GitFileMode, Manifest, SyncSource } from '../../../src/shared/manifest.js'
+import {
+  applySync,
+  blobOid,
+  planSync,
+  recoverSync,
+  undoSync,
+  type SyncPlan,
+} from '../../../src/workspace/sync.js'
+import { tempDir, writeTree } from './fixtures.js'
+
+type SessionFile = string | { content: string; mode?: GitFileMode } | { linkTo: string }
+
+/** An in-memory SyncSource (path → content and mode), ids computed like git's. */
+function memorySource(files: Record<string, SessionFile>): SyncSource {
+  const manifest: Manifest = {}
+  const blobs = new Map<string, Uint8Array>()
+  for (const [rel, file] of Object.entries(files)) {
+    const isLink = typeof file === 'object' && 'linkTo' in file
+    const text = typeof file === 'string' ? file : 'linkTo' in file ? file.linkTo : file.content
+    const mode = isLink
+      ? 0o120000
+      : typeof file === 'object' && 'mode' in file
+        ? (file.mode ?? 0o100644)
+        : 0o100644
+    const bytes = Buffer.from(text)
+    blobs.set(blobOid(bytes), bytes)
+    manifest[rel] = { oid: blobOid(bytes), mode, size: bytes.length }
+  }
+  return {
+    entries: () => Promise.resolve(structuredClone(manifest)),
+    read: (_rel, entry) => Promise.resolve(blobs.get(entry.oid) ?? new Uint8Array()),
+  }
+}
+
+/**
+ * Every entry under `root` (directories included) with its type, permission bits and content
+ * hash or link target: two equal snapshots mean a byte-for-byte identical tree.
+ */
+async function snapshot(root: string, rel = ''): Promise<string[]> {
+  const out: string[] = []
+  for (const name of (await readdir(path.join(root, rel))).sort()) {
+    const child = rel === '' ? name : `${rel}/${name}`
+    const file = path.join(root, child)
+    const stats = await lstat(file)
+    const mode = (stats.mode & 0o7777).toString(8)
+    if (stats.isDirectory()) out.push(`${child}/ ${mode}`, ...(await snapshot(root, child)))
+    else if (stats.isSymbolicLink()) out.push(`${child} -> ${await readlink(file)}`)
+    else {
+      const hash = createHash('sha256')
+        .update(await readFile(file))
+        .digest('hex')
+      out.push(`${child} ${mode} ${hash}`)
+    }
+  }
+  return out
+}
+
+/** The base manifest as copy-in recorded it. */
+async function hostManifest(root: string, rel = ''): Promise<Manifest> {
+  const manifest: Manifest = {}
+  for (const name of await readdir(path.join(root, rel))) {
+    const child = rel === '' ? name : `${rel}/${name}`
+    const stats = await lstat(path.join(root, child))
+    if (stats.isDirectory()) Object.assign(manifest, await hostManifest(root, child))
+    else {
+      const isLink = stats.isSymbolicLink()
+      const bytes = isLink
+        ? Buffer.from(await readlink(path.join(root, child)))
+        : await readFile(path.join(root, child))
+      const mode = isLink ? 0o120000 : (stats.mode & 0o100) !== 0 ? 0o100755 : 0o100644
+      manifest[child] = { oid: blobOid(bytes), mode, size: bytes.length }
+    }
+  }
+  return manifest
+}
+
+/**
+ * A project with a bit of everything (nested dirs, private and executable files, a symlink) and
+ * a session that creates, modifies, deletes, renames, changes modes and swaps a file for a link.
+ */
+async function richSync() {
+  const project = await tempDir('safe-coder-sync-project-')
+  const journalDir = path.join(await tempDir('safe-coder-sync-state-'), 'journal')
+  await writeTree(project, {
+    'README.md': '# r\n',
+    'src/a.ts': 'a\n',
+    'src/b.ts': 'b\n',
+    'src/old.ts': 'old\n',
+    'secret.env': 'TOKEN=1\n',
+    'bin/run': '#!/bin/sh\n',
+    'keep/untouched.txt': 'u\n',
+  })
+  await chmod(path.join(project, 'secret.env'), 0o600)
+  await chmod(path.join(project, 'bin/run'), 0o755)
+  await symlink('src/a.ts', path.join(project, 'link'))
+  const base = await hostManifest(project)
+  const source = memorySource({
+    'README.md': { linkTo: 'src/a.ts' },
+    'src/a.ts': 'a changed\n',
+    'src/new.ts': 'old\n',
+    'secret.env': 'TOKEN=2\n',
+    'bin/run': { content: '#!/bin/sh\n', mode: 0o100644 },
+    link: 'now a file\n',
+    'keep/untouched.txt': 'u\n',
+    'fresh/deep/dir/file.txt': 'new\n',
+  })
+  const plan = await planSync({ projectDir: project, base, source })
+  return { project, journalDir, base, source, plan }
+}
+
+async function expectError(promise: Promise<unknown>, code: ErrorCode, message: RegExp) {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  )
+  expect(isSafeCoderError(error, code), String(error)).toBe(true)
+  if (isSafeCoderError(error)) expect(error.message).toMatch(message)
+  return error
+}
+
+function apply(
+  plan: SyncPlan,
+  source: SyncSource,
+  journalDir: string,
+  afterWrite?: (n: number) => void | Promise<void>,
+) {
+  return applySync(plan, {
+    source,
+    journalDir,
+    confirmRisky: true,
+    ...(afterWrite ? { afterWrite } : {}),
+  })
+}
+
+describe('applySync writes', () => {
+  it('each file atomically: a new inode renamed in, no temp file left behind', async () => {
+    const { project, journalDir, plan, source } = await richSync()
+    await link(path.join(project, 'src/a.ts'), path.join(project, 'hardlink-to-a'))
+    const seen: string[][] = []
+    await apply(plan, source, journalDir, async () => {
+      seen.push((await readdir(path.join(project, 'src'))).filter((name) => name.endsWith('.tmp')))
+    })
+    expect(await readFile(path.join(project, 'src/a.ts'), 'utf8')).toBe('a changed\n')
+    // Written in place, the hard link would show the new content too.
+    expect(await readFile(path.join(project, 'hardlink-to-a'), 'utf8')).toBe('a\n')
+    expect(seen.flat()).toEqual([])
+    expect((await lstat(path.join(project, 'secret.env'))).mode & 0o777).toBe(0o600)
+    expect((await lstat(path.join(project, 'bin/run'))).mode & 0o111).toBe(0)
+  })
+
+  it('a journal with the plan and a backup of every file it replaces, before changing anything', async () => {
+    const { journalDir, plan, source } = await richSync()
+    const journalStates: string[] = []
+    const result = await apply(plan, source, journalDir, async () => {
+      journalStates.push(
+        (
+          await readFile(
+            path.join(journalDir, (await readdir(journalDir))[0] ?? '', 'state'),
+            'utf8',
+          )
+        ).trim(),
+      )
+    })
+    expect(journalStates.every((state) => state === 'started')).toBe(true)
+    const dir = path.join(journalDir, result.id)
+    expect((await readFile(path.join(dir, 'state'), 'utf8')).trim()).toBe('done')
+    const record = JSON.parse(await readFile(path.join(dir, 'journal.json'), 'utf8')) as {
+      changes: { path: string; before?: { backup: string } }[]
+      createdDirs: string[]
+    }
+    const secret = record.changes.find((change) => change.path === 'secret.env')
+    expect(await readFile(path.join(dir, secret?.before?.backup ?? ''), 'utf8')).toBe('TOKEN=1\n')
+    expect(record.createdDirs).toEqual(['fresh', 'fresh/deep', 'fresh/deep/dir'])
+    expect(result.id).toMatch(/^sync-/)
+  })
+
+  it('turns a host file edited after planning into a conflict instead of overwriting it', async () => {
+    const { project, journalDir, plan, source } = await richSync()
+    await writeFile(path.join(project, 'src/a.ts'), 'edited meanwhile\n')
+    const result = await apply(plan, source, journalDir)
+    expect(result.conflicts.map((item) => [item.path, item.reason])).toEqual([
+      ['src/a.ts', 'the host file changed after the plan was made; plan again'],
+    ])
+    expect(await readFile(path.join(project, 'src/a.ts'), 'utf8')).toBe('edited meanwhile\n')
+  })
+})
+
+describe('undoSync', () => {
+  it('restores the project byte-for-byte: contents, modes, symlinks, deleted and created files', async () => {
+    const { project, journalDir, plan, source } = await richSync()
+    const before = await snapshot(project)
+    const result = await apply(plan, source, journalDir)
+    expect(await snapshot(project)).not.toEqual(before)
+
+    const { restored } = await undoSync({ journalDir, id: result.id, projectDir: project })
+
+    expect(restored.sort()).toEqual(plan.items.map((item) => item.path).sort())
+    expect(await snapshot(project)).toEqual(before)
+    await expectError(
+      undoSync({ journalDir, id: result.id, projectDir: project }),
+      'USAGE',
+      /already undone/,
+    )
+  })
+
+  it('refuses, naming the files and changing nothing, when the user edited them since', async () => {
+    const { project, journalDir, plan, source } = await richSync()
+    const result = await apply(plan, source, journalDir)
+    await writeFile(path.join(project, 'src/a.ts'), 'user edit after sync\n')
+    await writeFile(path.join(project, 'src/old.ts'), 'recreated by the user\n')
+    const after = await snapshot(project)
+    const error = await expectError(
+      undoSync({ journalDir, id: result.id, projectDir: project }),
+      'SYNC_CONFLICT',
+      /src\/a\.ts, src\/old\.ts changed in the project after sync/,
+    )
+    expect(isSafeCoderError(error) ? error.data?.paths : undefined).toEqual([
+      'src/a.ts',
+      'src/old.ts',
+    ])
+    expect(await snapshot(project)).toEqual(after)
+  })
+
+  it('reports an unknown id and a foreign project', async () => {
+    const { project, journalDir, plan, source } = await richSync()
+    const result = await apply(plan, source, journalDir)
+    await expectError(
+      undoSync({ journalDir, id: 'sync-nope', projectDir: project }),
+      'NOT_FOUND',
+      /no sync sync-nope/,
+    )
+    await expectError(
+      undoSync({ journalDir, id: '../x', projectDir: project }),
+      'USAGE',
+      /not a sync id/,
+    )
+    const other = await tempDir()
+    await expectError(undoSync({ journalDir, id: result.id, projectDir: other }), 'USAGE', /not /)
+  })
+
+  it('gives sync ids that sort by time', async () => {
+    const { project, journalDir, source, base } = await richSync()
+    const first = await apply(
+      await planSync({ projectDir: project, base, source }),
+      source,
+      journalDir,
+    )
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    const second = await apply(
+      await planSync({ projectDir: project, base, source }),
+      source,
+      journalDir,
+    )
+    expect([second.id, first.id].sort()).toEqual([first.id, second.id])
+  })
+})
+
+describe('an interrupted sync', () => {
+  it('that fails half-way is rolled back before the error is thrown', async () => {
+    const { project, journalDir, plan, source } = await richSync()
+    const before = await snapshot(project)
+    const error = await expectError(
+      apply(plan, source, journalDir, (count) => {
+        if (count === 3) throw new Error('disk on fire')
+      }),
+      'COPY_FAILED',
+      /disk on fire.*restored as it was before/,
+    )
+    expect(isSafeCoderError(error) ? error.data?.rolledBack : undefined).toBe(true)
+    expect(await snapshot(project)).toEqual(before)
+  })
+
+  it('that was killed half-way is refused by the next sync and rolled back by recoverSync, idempotently', async () => {
+    const { project, journalDir, plan, source, base } = await richSync()
+    const before = await snapshot(project)
+    let killed: () => void = () => undefined
+    const died = new Promise<void>((resolve) => (killed = resolve))
+    // A process killed after four writes: nothing after the hook ever runs, no catch, no rollback.
+    void apply(plan, source, journalDir, (count) => {
+      if (count < 4) return undefined
+      killed()
+      return new Promise<void>(() => undefined)
+    })
+    await died
+    expect(await snapshot(project)).not.toEqual(before)
+
+    await expectError(
+      apply(await planSync({ projectDir: project, base, source }), source, journalDir),
+      'SYNC_CONFLICT',
+      /was interrupted half-way/,
+    )
+    const recovered = await recoverSync({ journalDir, projectDir: project })
+    expect(recovered.action).toBe('rolled-back')
+    expect(recovered.recovered).toMatch(/^sync-/)
+    expect(await snapshot(project)).toEqual(before)
+    expect(await recoverSync({ journalDir, projectDir: project })).toEqual({})
+    expect(await snapshot(project)).toEqual(before)
+  })
+
+  it('also rolls back leftover temp files and directories created before the kill', async () => {
+    const { project, journalDir, plan, source } = await richSync()
+    const before = await snapshot(project)
+    let killed: () => void = () => undefined
+    const died = new Promise<void>((resolve) => (killed = resolve))
+    const last = plan.items.filter((item) => item.action !== 'skip').length
+    void apply(plan, source, journalDir, (count) => {
+      if (count < last) return undefined
+      killed()
+      return new Promise<void>(() => undefined)
+    })
+    await died
+    const id = (await readdir(journalDir))[0] ?? ''
+    await mkdir(path.join(project, 'src'), { recursive: true })
+    await writeFile(path.join(project, 'src', `.${id}-1.tmp`), 'half written')
+    await recoverSync({ journalDir, projectDir: project })
+    expect(await snapshot(project)).toEqual(before)
+  })
+})
