@@ -25,6 +25,8 @@ export const sessionRecordSchema = z.object({
   commits: z.number().int().min(0),
   /** Journal id of the last sync-back, for `sync --undo`. */
   lastSync: z.string().optional(),
+  /** The commit the last sync-back applied; work after it is unsynced. */
+  syncedCommit: z.string().optional(),
 })
 
 export type SessionRecord = z.infer<typeof sessionRecordSchema>

@@ -51,26 +51,24 @@ describe('safe-coder CLI against the real daemon', () => {
         '-c',
         'cat hello.txt; ./src/main.sh; echo changed > hello.txt; rm src/main.sh; exit 3',
       ],
-      {
-        cwd: project,
-        env,
-      },
+      { cwd: project, env },
     )
     expect(result.exitCode).toBe(3)
     expect(result.stdout).toBe('hello from the project\nmain')
-    expect(result.stderr).toMatch(/copied 2 files/)
-    expect(result.stderr).toMatch(/kept at (.*)\/work/)
+    expect(result.stderr).toMatch(/session s-\S+: copied 2 files/)
+    expect(result.stderr).toMatch(/2 changed files recorded/)
     expect(await readFile(path.join(project, 'hello.txt'), 'utf8')).toBe(before)
     expect((await readdir(path.join(project, 'src'))).sort()).toEqual(['main.sh'])
-    const kept = /kept at (\S+)/.exec(String(result.stderr))?.[1] ?? ''
-    expect(await readFile(path.join(kept, 'hello.txt'), 'utf8')).toBe('changed\n')
+    const id = /session (s-[a-z0-9]+-[0-9a-f]+)/.exec(String(result.stderr))?.[1] ?? ''
+    const work = path.join(env.XDG_STATE_HOME ?? '', 'safe-coder/sessions', id, 'work')
+    expect(await readFile(path.join(work, 'hello.txt'), 'utf8')).toBe('changed\n')
   })
 
   it('exec --timeout kills a command that never ends with status 124', async () => {
     await requireDocker()
     const project = await sampleProject()
     const env = await isolatedEnv({ SAFE_CODER_IMAGE: BUSYBOX_IMAGE })
-    const result = await runBuilt(['exec', '--timeout', '1', '--rm', '--', 'sleep', '1000'], {
+    const result = await runBuilt(['exec', '--timeout', '1', '--', 'sleep', '1000'], {
       cwd: project,
       env,
     })

@@ -1,91 +1,93 @@
-import { mkdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { Option } from 'commander'
 import { selectBackend } from '../../sandbox/index.js'
+import { createWorkspaceSession, execInSession } from '../../session/workspace-session.js'
 import { SafeCoderError } from '../../shared/errors.js'
 import { formatBytes, formatDuration } from '../../shared/format.js'
-import { createId } from '../../shared/ids.js'
-import { copyIn } from '../../workspace/copy-in.js'
 import { println } from '../context.js'
-import { loadCommandConfig, withCommonOptions, type CommonOptions } from '../options.js'
-import { stateDir } from '../state-dir.js'
+import { withCommonOptions, type CommonOptions } from '../options.js'
+import { openSessionContext } from '../session-context.js'
 import type { RegisterCommand } from './index.js'
 
 interface ExecOptions extends CommonOptions {
+  session?: string
   project?: string
   timeout?: number
-  rm?: boolean
   quiet?: boolean
 }
 
 /**
- * `safe-coder exec -- CMD…`: copy the project into a fresh sandbox and run one command there.
- * The project itself is never touched; the sandbox's copy is kept for inspection.
+ * `safe-coder exec -- CMD…`: run a command in a session's sandbox (a new session holding a copy
+ * of the project, or `--session ID`), commit what it changed, exit with its status. The
+ * project itself is never touched; `safe-coder sync` brings the work back after review.
  */
 export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
   withCommonOptions(program.command('exec'))
     .description(
-      'run a command in a fresh sandbox holding a copy of the project (the project is never modified)',
+      'run a command in a session sandbox and record what it changed (the project is not modified)',
     )
     .argument('<command...>', 'the command and its arguments (put them after --)')
-    .option('-p, --project <dir>', 'the project to copy in', '.')
+    .option('-s, --session <id>', 'run in this existing session instead of a new one')
+    .option('-p, --project <dir>', 'the project to copy into a new session', '.')
     .addOption(
       new Option('-t, --timeout <seconds>', 'kill the command after this many seconds').argParser(
         parsePositive,
       ),
     )
-    .option('--rm', 'delete the sandbox copy afterwards instead of keeping it')
     .option('-q, --quiet', "print only the command's own output")
     .action(async (argv: string[], options: ExecOptions) => {
-      const { config } = await loadCommandConfig(ctx, options)
-      const projectDir = path.resolve(ctx.cwd, options.project ?? '.')
+      const session = await openSessionContext(ctx, options)
       const note = (line: string): void => {
         if (options.quiet !== true) println(ctx.stderr, `safe-coder: ${line}`)
       }
-      const { backend, probe } = await selectBackend(config, ctx.env, ctx.signal)
-      const sessionId = createId('s')
-      const workDir = path.join(stateDir(ctx.env), 'sessions', sessionId, 'work')
-      await mkdir(path.dirname(workDir), { recursive: true, mode: 0o700 })
-      const copied = await copyIn({
-        projectDir,
-        mirrorDir: workDir,
-        exclude: config.workspace.exclude,
-        maxFileBytes: config.workspace.max_file_mb * 1024 * 1024,
-        signal: ctx.signal,
-      })
-      note(
-        `copied ${copied.files} files (${formatBytes(copied.bytes)}) in ${formatDuration(copied.durationMs)}${copied.skipped.length > 0 ? `, skipped ${copied.skipped.length}` : ''}`,
-      )
-      for (const s of copied.skipped) note(`  skipped ${s.path}: ${s.reason}`)
-      const sandbox = await backend.create(
-        { sessionId, mirrorDir: workDir, projectPath: projectDir },
-        ctx.signal,
-      )
-      note(`${probe.kind} sandbox ${sandbox.id.slice(0, 12)} ready`)
-      try {
-        const result = await sandbox.exec(
-          {
-            command: argv,
-            ...(options.timeout === undefined ? {} : { timeoutMs: options.timeout * 1000 }),
-          },
-          {
-            signal: ctx.signal,
-            onStdout: (chunk) => ctx.stdout.write(chunk),
-            onStderr: (chunk) => ctx.stderr.write(chunk),
-          },
+      const { backend, probe } = await selectBackend(session.config, ctx.env, ctx.signal)
+      let id = options.session
+      if (id === undefined) {
+        const projectDir = path.resolve(ctx.cwd, options.project ?? '.')
+        const created = await createWorkspaceSession({
+          store: session.store,
+          projectDir,
+          backend,
+          tracking: session.tracking,
+          signal: ctx.signal,
+        })
+        id = created.record.id
+        const { copied } = created
+        note(
+          `session ${id}: copied ${copied.files} files (${formatBytes(copied.bytes)}) in ${formatDuration(copied.durationMs)}${copied.skipped.length > 0 ? `, skipped ${copied.skipped.length}` : ''}`,
         )
-        const how = result.timedOut
-          ? 'timed out'
-          : result.aborted
-            ? 'cancelled'
-            : `exit ${result.exitCode ?? '?'}`
-        note(`${how} after ${formatDuration(result.durationMs)}`)
-        setStatus(result.timedOut ? 124 : result.aborted ? 130 : (result.exitCode ?? 1))
-      } finally {
-        await sandbox.dispose()
-        if (options.rm === true) await rm(path.dirname(workDir), { recursive: true, force: true })
-        else note(`the sandbox's copy is kept at ${workDir} (your project was not modified)`)
+        for (const s of copied.skipped) note(`  skipped ${s.path}: ${s.reason}`)
       }
+      const { result, commit } = await execInSession({
+        store: session.store,
+        id,
+        backend,
+        command: argv,
+        ...(options.timeout === undefined ? {} : { timeoutMs: options.timeout * 1000 }),
+        tracking: session.tracking,
+        io: {
+          onStdout: (chunk) => ctx.stdout.write(chunk),
+          onStderr: (chunk) => ctx.stderr.write(chunk),
+        },
+        signal: ctx.signal,
+        onProgress: (step, detail) => {
+          note(`${step}${detail === undefined ? '' : `: ${detail}`}`)
+        },
+      })
+      const how = result.timedOut
+        ? 'timed out'
+        : result.aborted
+          ? 'cancelled'
+          : `exit ${result.exitCode ?? '?'}`
+      const recorded =
+        commit === undefined
+          ? 'no changes'
+          : `${commit.changed} changed file${commit.changed === 1 ? '' : 's'} recorded as ${commit.id.slice(0, 12)}`
+      note(
+        `${how} after ${formatDuration(result.durationMs)} in ${probe.kind} sandbox; ${recorded}`,
+      )
+      note(`session ${id} (review: safe-coder diff ${id}; apply: safe-coder sync ${id})`)
+      setStatus(result.timedOut ? 124 : result.aborted ? 130 : (result.exitCode ?? 1))
     })
 }
 

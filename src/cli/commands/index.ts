@@ -5,6 +5,9 @@ import { registerDoctor } from './doctor.js'
 import { registerExec } from './exec.js'
 import { registerGc } from './gc.js'
 import { registerImage } from './image.js'
+import { registerReview } from './review.js'
+import { registerSessions } from './sessions.js'
+import { registerDiscard, registerSync } from './sync.js'
 
 /** Sets the process exit status without exiting (commands may still be cleaning up). */
 export type SetStatus = (code: number) => void
@@ -15,6 +18,10 @@ export type RegisterCommand = (program: Command, ctx: CliContext, setStatus: Set
 const modules: RegisterCommand[] = [
   registerDoctor,
   registerExec,
+  registerSessions,
+  registerReview,
+  registerSync,
+  registerDiscard,
   registerImage,
   registerGc,
   registerConfig,

@@ -1,0 +1,114 @@
+import {
+  diffCommits,
+  findRootCommit,
+  formatStat,
+  formatUnifiedDiff,
+  readLog,
+  revertCommit,
+} from '../../git/index.js'
+import { acquireSessionLock } from '../../session/lock.js'
+import { createId } from '../../shared/ids.js'
+import { println } from '../context.js'
+import { withCommonOptions, type CommonOptions } from '../options.js'
+import { openSessionContext } from '../session-context.js'
+import type { RegisterCommand } from './index.js'
+
+/** `safe-coder log` and `diff`: the session's history, read from its audit repository. */
+export const registerReview: RegisterCommand = (program, ctx) => {
+  withCommonOptions(program.command('log'))
+    .description("a session's commits, newest first, with the files each changed")
+    .argument('<session>', 'session id')
+    .option('-n, --limit <n>', 'show at most n commits', (v) => Number(v))
+    .option('--json', 'print as JSON')
+    .action(async (id: string, options: CommonOptions & { limit?: number; json?: boolean }) => {
+      const session = await openSessionContext(ctx, options)
+      await session.store.read(id)
+      const log = await readLog(
+        await session.repo(id),
+        options.limit === undefined ? {} : { limit: options.limit },
+      )
+      if (options.json === true) {
+        println(ctx.stdout, JSON.stringify(log, null, 2))
+        return
+      }
+      for (const commit of log) {
+        const when = new Date(commit.timestamp * 1000).toISOString().replace('T', ' ').slice(0, 19)
+        const exit = commit.trailers.Exit === undefined ? '' : `  exit ${commit.trailers.Exit}`
+        println(ctx.stdout, `${commit.oid.slice(0, 12)}  ${when}  ${commit.subject}${exit}`)
+        for (const f of commit.files.slice(0, 50)) {
+          const counts =
+            f.binary || f.tooLarge
+              ? f.tooLarge
+                ? 'too large'
+                : 'binary'
+              : `+${f.added} -${f.removed}`
+          println(ctx.stdout, `    ${f.status.padEnd(10)} ${counts.padEnd(12)} ${f.path}`)
+        }
+        if (commit.files.length > 50)
+          println(ctx.stdout, `    … and ${commit.files.length - 50} more files`)
+      }
+    })
+
+  withCommonOptions(program.command('diff'))
+    .description('what a commit changed (default: the whole session against the copied-in project)')
+    .argument('<session>', 'session id')
+    .argument('[commit]', 'one commit (default: everything since the snapshot)')
+    .argument('[paths...]', 'limit to these files or directories (after --)')
+    .option('--stat', 'only a summary of changed files')
+    .option('--json', 'print as JSON')
+    .option('--color', 'colour the diff (default when stdout is a terminal)')
+    .option('--no-color', 'never colour')
+    .action(
+      async (
+        id: string,
+        commit: string | undefined,
+        paths: string[],
+        options: CommonOptions & { stat?: boolean; json?: boolean; color?: boolean },
+      ) => {
+        const session = await openSessionContext(ctx, options)
+        await session.store.read(id)
+        const repo = await session.repo(id)
+        const range =
+          commit === undefined ? { from: await findRootCommit(repo), to: 'HEAD' } : { to: commit }
+        const diffs = await diffCommits(repo, { ...range, ...(paths.length > 0 ? { paths } : {}) })
+        if (options.json === true) println(ctx.stdout, JSON.stringify(diffs, null, 2))
+        else if (options.stat === true) ctx.stdout.write(formatStat(diffs))
+        else {
+          const tty = (ctx.stdout as { isTTY?: boolean }).isTTY === true
+          ctx.stdout.write(formatUnifiedDiff(diffs, { color: options.color ?? tty }))
+        }
+      },
+    )
+
+  withCommonOptions(program.command('revert'))
+    .description(
+      'undo a commit (or some of its files) as a new commit; the sandbox sees the result',
+    )
+    .argument('<session>', 'session id')
+    .argument('<commit>', 'the commit to revert')
+    .argument('[paths...]', 'only these files (after --)')
+    .action(async (id: string, commit: string, paths: string[], options: CommonOptions) => {
+      const session = await openSessionContext(ctx, options)
+      await session.store.read(id)
+      const lock = await acquireSessionLock(session.store.paths(id).lockFile, id)
+      try {
+        const result = await revertCommit(await session.repo(id), {
+          commit,
+          ...(paths.length > 0 ? { paths } : {}),
+          trailers: { Session: id, Call: createId('call') },
+        })
+        await session.store.update(id, (r) => ({ commits: r.commits + 1 }))
+        await session.store.appendEvent(id, {
+          type: 'revert',
+          reverted: commit,
+          commit: result.commit,
+        })
+        println(
+          ctx.stdout,
+          `reverted ${commit.slice(0, 12)} as ${result.commit.slice(0, 12)} (${result.changed.length} files)`,
+        )
+      } finally {
+        await lock.release()
+      }
+    })
+}

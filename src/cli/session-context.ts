@@ -1,0 +1,28 @@
+import type { Config } from '../config/index.js'
+import { auditRepo, type TrackingOptions } from '../session/workspace-session.js'
+import { SessionStore } from '../session/store.js'
+import type { AuditRepo } from '../git/index.js'
+import type { CliContext } from './context.js'
+import { loadCommandConfig, type CommonOptions } from './options.js'
+import { stateDir } from './state-dir.js'
+
+/** What the session commands share: configuration, the store, tracking limits. */
+export interface SessionContext {
+  config: Config
+  store: SessionStore
+  tracking: TrackingOptions
+  repo(id: string): Promise<AuditRepo>
+}
+
+export async function openSessionContext(
+  ctx: CliContext,
+  options: CommonOptions,
+): Promise<SessionContext> {
+  const { config } = await loadCommandConfig(ctx, options)
+  const store = new SessionStore(stateDir(ctx.env))
+  const tracking = {
+    maxFileBytes: config.workspace.max_file_mb * 1024 * 1024,
+    exclude: config.workspace.exclude,
+  }
+  return { config, store, tracking, repo: (id) => auditRepo(store, id, tracking.maxFileBytes) }
+}

@@ -1,0 +1,172 @@
+import type { SandboxBackend, ExecIO, ExecResult } from '../sandbox/types.js'
+import { commitChanges, initAuditRepo, snapshot, type AuditRepo } from '../git/index.js'
+import { SafeCoderError, isSafeCoderError } from '../shared/errors.js'
+import { createId } from '../shared/ids.js'
+import { copyIn, type CopyReport } from '../workspace/copy-in.js'
+import { writeFileAtomic } from './atomic-file.js'
+import { acquireSessionLock } from './lock.js'
+import type { SessionRecord } from './record.js'
+import type { SessionStore } from './store.js'
+
+/** Size cap for files read into the history, from `[workspace] max_file_mb`. */
+export interface TrackingOptions {
+  maxFileBytes: number
+  exclude: string[]
+}
+
+/** The audit repository of a session. */
+export function auditRepo(
+  store: SessionStore,
+  id: string,
+  maxFileBytes: number,
+): Promise<AuditRepo> {
+  const paths = store.paths(id)
+  return initAuditRepo({ gitdir: paths.gitdir, workDir: paths.work, maxFileBytes })
+}
+
+/**
+ * A new session for a project: its folder, the copy-in, commit 0 and the base manifest. The
+ * project is only read.
+ */
+export async function createWorkspaceSession(options: {
+  store: SessionStore
+  projectDir: string
+  backend: SandboxBackend
+  tracking: TrackingOptions
+  signal?: AbortSignal
+}): Promise<{ record: SessionRecord; copied: CopyReport }> {
+  const { store, projectDir, tracking, signal } = options
+  let record = await store.create(projectDir, options.backend.kind)
+  const paths = store.paths(record.id)
+  const copied = await copyIn({
+    projectDir,
+    mirrorDir: paths.work,
+    exclude: tracking.exclude,
+    maxFileBytes: tracking.maxFileBytes,
+    ...(signal === undefined ? {} : { signal }),
+  })
+  const repo = await auditRepo(store, record.id, tracking.maxFileBytes)
+  const snap = await snapshot(repo, {
+    message: `snapshot: ${projectDir}`,
+    trailers: { Session: record.id },
+    ...(signal === undefined ? {} : { signal }),
+  })
+  await writeFileAtomic(paths.baseManifest, JSON.stringify(snap.manifest))
+  record = await store.update(record.id, () => ({ baseCommit: snap.commit, status: 'stopped' }))
+  await store.appendEvent(record.id, {
+    type: 'session.created',
+    project: projectDir,
+    commit: snap.commit,
+    files: copied.files,
+  })
+  return { record, copied }
+}
+
+export interface SessionExecResult {
+  result: ExecResult
+  /** The commit recording what the command changed; absent when it changed nothing. */
+  commit?: { id: string; changed: number }
+}
+
+/**
+ * Runs one command in a session: lock, a sandbox on the session's mirror, the command, then one
+ * commit with everything it changed (also when it failed, timed out or was cancelled, and
+ * also when the sandbox died: what reached the mirror is recorded), then the sandbox goes away.
+ */
+export async function execInSession(options: {
+  store: SessionStore
+  id: string
+  backend: SandboxBackend
+  command: string[]
+  timeoutMs?: number
+  tracking: TrackingOptions
+  io?: ExecIO
+  signal?: AbortSignal
+  onProgress?: (step: string, detail?: string) => void
+}): Promise<SessionExecResult> {
+  const { store, id, signal } = options
+  const record = await store.read(id)
+  if (record.status === 'discarded') {
+    throw new SafeCoderError('NOT_FOUND', `Session ${id} was discarded.`, {
+      hint: 'Start a new session.',
+    })
+  }
+  const paths = store.paths(id)
+  const lock = await acquireSessionLock(paths.lockFile, id)
+  try {
+    const sandbox = await options.backend.create(
+      {
+        sessionId: id,
+        mirrorDir: paths.work,
+        projectPath: record.projectPath,
+        ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+      },
+      signal,
+    )
+    await store.update(id, () => ({
+      status: 'active',
+      sandboxId: sandbox.id,
+      ownerPid: process.pid,
+    }))
+    const callId = createId('call')
+    const started = Date.now()
+    let result: ExecResult | undefined
+    let failure: unknown
+    try {
+      result = await sandbox.exec(
+        {
+          command: options.command,
+          ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+        },
+        { ...options.io, ...(signal === undefined ? {} : { signal }) },
+      )
+    } catch (error) {
+      failure = error
+    } finally {
+      await sandbox.dispose().catch(() => undefined)
+    }
+    const exit =
+      result === undefined
+        ? 'sandbox-gone'
+        : result.timedOut
+          ? 'timeout'
+          : result.aborted
+            ? 'aborted'
+            : String(result.exitCode)
+    const repo = await auditRepo(store, id, options.tracking.maxFileBytes)
+    const committed = await commitChanges(repo, {
+      message: `exec: ${truncate(options.command.join(' '), 72)}`,
+      trailers: { Session: id, Call: callId, Exit: exit, Duration: `${Date.now() - started}ms` },
+      scan: true,
+    })
+    await store.update(id, (r) => ({
+      status: 'stopped',
+      sandboxId: undefined,
+      commits: r.commits + (committed === undefined ? 0 : 1),
+    }))
+    await store.appendEvent(id, {
+      type: 'exec',
+      call: callId,
+      command: options.command,
+      exit,
+      commit: committed?.commit ?? null,
+    })
+    if (result === undefined) {
+      if (isSafeCoderError(failure) || failure instanceof Error) throw failure
+      throw new SafeCoderError('INTERNAL', 'The command produced no result.', { cause: failure })
+    }
+    return {
+      result,
+      ...(committed === undefined
+        ? {}
+        : { commit: { id: committed.commit, changed: committed.changed.length } }),
+    }
+  } finally {
+    await lock.release()
+  }
+}
+
+function truncate(text: string, max: number): string {
+  const oneLine = text.replace(/\s+/g, ' ')
+  return oneLine.length <= max ? oneLine : `${oneLine.slice(0, max - 1)}…`
+}

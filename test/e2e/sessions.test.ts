@@ -1,0 +1,224 @@
+import { createHash } from 'node:crypto'
+import { lstat, readFile, readdir, readlink, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { execa } from 'execa'
+import { describe, expect, it } from 'vitest'
+import { BUSYBOX_IMAGE } from '../../src/sandbox/docker/busybox-image.js'
+import { binPath, isolatedEnv, runBuilt, sampleProject } from '../helpers/built-cli.js'
+import { requireDocker } from '../helpers/docker.js'
+
+/** Every path of a tree with its kind, mode and content hash: "exactly as it was" means equal. */
+async function treeHash(root: string, rel = ''): Promise<Record<string, string>> {
+  const out: Record<string, string> = {}
+  for (const name of (await readdir(path.join(root, rel))).sort()) {
+    const p = path.join(rel, name)
+    const info = await lstat(path.join(root, p))
+    if (info.isDirectory())
+      Object.assign(out, { [p]: `dir ${info.mode & 0o7777}` }, await treeHash(root, p))
+    else if (info.isSymbolicLink()) out[p] = `link ${await readlink(path.join(root, p))}`
+    else
+      out[p] = `file ${info.mode & 0o7777} ${createHash('sha256')
+        .update(await readFile(path.join(root, p)))
+        .digest('hex')}`
+  }
+  return out
+}
+
+async function startSession(
+  project: string,
+  env: Record<string, string>,
+  script: string,
+): Promise<string> {
+  const result = await runBuilt(['exec', '--', 'sh', '-c', script], { cwd: project, env })
+  expect(result.exitCode, String(result.stderr)).toBe(0)
+  const id = /session (s-[a-z0-9]+-[0-9a-f]+)/.exec(String(result.stderr))?.[1]
+  expect(id).toBeDefined()
+  return id ?? ''
+}
+
+describe('sessions: record, review, sync, undo', () => {
+  it('records each command as a commit, syncs it back three-way, and undoes the sync byte for byte', async () => {
+    await requireDocker()
+    const project = await sampleProject()
+    const env = await isolatedEnv({ SAFE_CODER_IMAGE: BUSYBOX_IMAGE })
+    const original = await treeHash(project)
+    const id = await startSession(
+      project,
+      env,
+      'echo more >> hello.txt; echo new > new.txt; rm src/main.sh',
+    )
+    const second = await runBuilt(
+      ['exec', '--session', id, '--', 'sh', '-c', 'mkdir -p docs && echo guide > docs/guide.md'],
+      { cwd: project, env },
+    )
+    expect(second.exitCode).toBe(0)
+
+    const list = JSON.parse(String((await runBuilt(['sessions', '--json'], { env })).stdout)) as {
+      sessions: {
+        id: string
+        commits: number
+        changedFiles: number
+        unsynced: boolean
+        status: string
+      }[]
+    }
+    expect(list.sessions).toEqual([
+      expect.objectContaining({
+        id,
+        commits: 2,
+        changedFiles: 4,
+        unsynced: true,
+        status: 'stopped',
+      }),
+    ])
+
+    const log = await runBuilt(['log', id], { env })
+    expect(log.stdout).toMatch(/exec: sh -c mkdir -p docs.*exit 0/)
+    expect(log.stdout).toMatch(/deleted\s+\+0 -2\s+src\/main\.sh/)
+    expect(log.stdout).toMatch(/snapshot:/)
+    const diff = await runBuilt(['diff', id, '--no-color'], { env })
+    expect(diff.stdout).toContain('+more')
+    expect(diff.stdout).toContain('deleted file mode 100755')
+
+    expect(await treeHash(project)).toEqual(original)
+    const sync = await runBuilt(['sync', id], { env })
+    expect(sync.exitCode, String(sync.stderr)).toBe(0)
+    expect(sync.stdout).toMatch(/applied 4 changes/)
+    expect(await readFile(path.join(project, 'hello.txt'), 'utf8')).toBe(
+      'hello from the project\nmore\n',
+    )
+    expect(await readFile(path.join(project, 'docs/guide.md'), 'utf8')).toBe('guide\n')
+    await expect(lstat(path.join(project, 'src/main.sh'))).rejects.toThrow()
+
+    const undo = await runBuilt(['sync', '--undo', id], { env })
+    expect(undo.exitCode, String(undo.stderr)).toBe(0)
+    expect(await treeHash(project)).toEqual(original)
+  })
+
+  it('lists a conflict instead of overwriting a file the user changed, until --force', async () => {
+    await requireDocker()
+    const project = await sampleProject()
+    const env = await isolatedEnv({ SAFE_CODER_IMAGE: BUSYBOX_IMAGE })
+    const id = await startSession(project, env, 'echo from-agent > hello.txt')
+    await writeFile(path.join(project, 'hello.txt'), 'from-user\n')
+    const sync = await runBuilt(['sync', id], { env })
+    expect(sync.exitCode).toBe(65)
+    expect(sync.stdout).toMatch(/conflict\s+hello\.txt/)
+    expect(await readFile(path.join(project, 'hello.txt'), 'utf8')).toBe('from-user\n')
+    const forced = await runBuilt(['sync', id, '--force', 'hello.txt'], { env })
+    expect(forced.exitCode, String(forced.stdout)).toBe(0)
+    expect(await readFile(path.join(project, 'hello.txt'), 'utf8')).toBe('from-agent\n')
+  })
+
+  it('needs --yes for risky changes such as a CI workflow', async () => {
+    await requireDocker()
+    const project = await sampleProject()
+    const env = await isolatedEnv({ SAFE_CODER_IMAGE: BUSYBOX_IMAGE })
+    const id = await startSession(
+      project,
+      env,
+      'mkdir -p .github/workflows && echo "on: push" > .github/workflows/ci.yml',
+    )
+    const refused = await runBuilt(['sync', id], { env })
+    expect(refused.exitCode).toBe(64)
+    expect(`${String(refused.stdout)}${String(refused.stderr)}`).toMatch(
+      /\.github\/workflows\/ci\.yml/,
+    )
+    await expect(lstat(path.join(project, '.github'))).rejects.toThrow()
+    const confirmed = await runBuilt(['sync', id, '--yes'], { env })
+    expect(confirmed.exitCode, String(confirmed.stderr)).toBe(0)
+    expect(await readFile(path.join(project, '.github/workflows/ci.yml'), 'utf8')).toBe(
+      'on: push\n',
+    )
+  })
+
+  it('runs one command at a time per session and survives a SIGKILL mid-command', async () => {
+    const docker = await requireDocker()
+    const project = await sampleProject()
+    const env = await isolatedEnv({ SAFE_CODER_IMAGE: BUSYBOX_IMAGE })
+    const id = await startSession(project, env, 'true')
+    const long = execa(
+      process.execPath,
+      [
+        binPath,
+        'exec',
+        '--session',
+        id,
+        '--',
+        'sh',
+        '-c',
+        'echo partial > partial.txt; sleep 1000',
+      ],
+      {
+        cwd: project,
+        env,
+        extendEnv: false,
+        reject: false,
+      },
+    )
+    const filters = { label: [`safe-coder.session=${id}`] }
+    for (let i = 0; i < 100 && (await docker.listContainers({ filters })).length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    await new Promise((r) => setTimeout(r, 500))
+    const busy = await runBuilt(['exec', '--session', id, '--', 'true'], { cwd: project, env })
+    expect(busy.exitCode).toBe(64)
+    expect(busy.stderr).toMatch(/is busy: safe-coder process \d+ is running a command in it/)
+
+    long.kill('SIGKILL')
+    await long
+    const listed = JSON.parse(String((await runBuilt(['sessions', '--json'], { env })).stdout)) as {
+      sessions: { id: string; status: string }[]
+    }
+    expect(listed.sessions.find((s) => s.id === id)?.status).toBe('stopped')
+    const gc = await runBuilt(['gc'], { env })
+    expect(gc.stdout).toMatch(/removed docker sandbox/)
+
+    // The next command takes over the stale lock and records what the killed one left behind.
+    const next = await runBuilt(['exec', '--session', id, '--', 'cat', 'partial.txt'], {
+      cwd: project,
+      env,
+    })
+    expect(next.exitCode, String(next.stderr)).toBe(0)
+    expect(next.stdout).toBe('partial')
+    expect(next.stderr).toMatch(/1 changed file recorded/)
+    const fsck = await execa(
+      'git',
+      [
+        '--git-dir',
+        path.join(env.XDG_STATE_HOME ?? '', 'safe-coder/sessions', id, 'audit.git'),
+        'fsck',
+        '--strict',
+      ],
+      { reject: false },
+    )
+    expect(fsck.exitCode, fsck.stderr).toBe(0)
+    const sync = await runBuilt(['sync', id], { env })
+    expect(sync.exitCode, String(sync.stderr)).toBe(0)
+    expect(await readFile(path.join(project, 'partial.txt'), 'utf8')).toBe('partial\n')
+  })
+
+  it('refuses unknown sessions and discards only when confirmed', async () => {
+    const env = await isolatedEnv()
+    const missing = await runBuilt(['log', 's-abc-0123abcd'], { env })
+    expect(missing.exitCode).toBe(66)
+    expect(missing.stderr).toMatch(/No session s-abc-0123abcd/)
+    const bad = await runBuilt(['diff', '../../etc'], { env })
+    expect(bad.exitCode).toBe(64)
+    await requireDocker()
+    const project = await sampleProject()
+    const id = await startSession(
+      project,
+      { ...env, SAFE_CODER_IMAGE: BUSYBOX_IMAGE },
+      'echo x > x.txt',
+    )
+    const unconfirmed = await runBuilt(['discard', id], { env })
+    expect(unconfirmed.exitCode).toBe(64)
+    expect(unconfirmed.stderr).toMatch(/deletes its work \(1 commits, never synced\)/)
+    const sessionDir = path.join(env.XDG_STATE_HOME ?? '', 'safe-coder/sessions', id)
+    expect((await lstat(sessionDir)).isDirectory()).toBe(true)
+    const confirmed = await runBuilt(['discard', id, '--yes'], { env })
+    expect(confirmed.exitCode).toBe(0)
+    await expect(lstat(sessionDir)).rejects.toThrow()
+  })
+})
