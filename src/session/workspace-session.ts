@@ -170,3 +170,81 @@ function truncate(text: string, max: number): string {
   const oneLine = text.replace(/\s+/g, ' ')
   return oneLine.length <= max ? oneLine : `${oneLine.slice(0, max - 1)}…`
 }
+
+/**
+ * Makes a session usable again after a crash: removes its orphaned sandbox, records what an
+ * interrupted command left in the mirror, and proves a new sandbox starts on the mirror.
+ */
+export async function resumeSession(options: {
+  store: SessionStore
+  id: string
+  backend: SandboxBackend
+  tracking: TrackingOptions
+  signal?: AbortSignal
+}): Promise<{
+  removedSandbox?: string
+  recovered?: { id: string; changed: number }
+  sandboxKind: string
+}> {
+  const { store, id, backend, signal } = options
+  const record = await store.read(id)
+  if (record.status === 'discarded') {
+    throw new SafeCoderError('NOT_FOUND', `Session ${id} was discarded.`, {
+      hint: 'Start a new session.',
+    })
+  }
+  const paths = store.paths(id)
+  const lock = await acquireSessionLock(paths.lockFile, id)
+  try {
+    let removedSandbox: string | undefined
+    for (const sandbox of await backend.list(signal)) {
+      if (sandbox.sessionId === id) {
+        await backend.remove(sandbox.id, signal)
+        removedSandbox = sandbox.id
+      }
+    }
+    const repo = await auditRepo(store, id, options.tracking.maxFileBytes)
+    const recovered = await commitChanges(repo, {
+      message: 'recovered: changes left by an interrupted command',
+      trailers: { Session: id, Call: createId('call'), Exit: 'interrupted' },
+      scan: true,
+    })
+    const sandbox = await backend.create(
+      { sessionId: id, mirrorDir: paths.work, projectPath: record.projectPath },
+      signal,
+    )
+    try {
+      const probe = await sandbox.exec(
+        { command: ['true'] },
+        signal === undefined ? {} : { signal },
+      )
+      if (probe.exitCode !== 0) {
+        throw new SafeCoderError(
+          'SANDBOX_FAILED',
+          `A new sandbox for session ${id} started but cannot run commands (exit ${probe.exitCode ?? 'killed'}).`,
+        )
+      }
+    } finally {
+      await sandbox.dispose()
+    }
+    await store.update(id, (r) => ({
+      status: r.status === 'synced' && recovered === undefined ? 'synced' : 'stopped',
+      sandboxId: undefined,
+      commits: r.commits + (recovered === undefined ? 0 : 1),
+    }))
+    await store.appendEvent(id, {
+      type: 'session.resumed',
+      removedSandbox: removedSandbox ?? null,
+      recovered: recovered?.commit ?? null,
+    })
+    return {
+      ...(removedSandbox === undefined ? {} : { removedSandbox }),
+      ...(recovered === undefined
+        ? {}
+        : { recovered: { id: recovered.commit, changed: recovered.changed.length } }),
+      sandboxKind: backend.kind,
+    }
+  } finally {
+    await lock.release()
+  }
+}

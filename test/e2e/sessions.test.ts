@@ -171,17 +171,19 @@ describe('sessions: record, review, sync, undo', () => {
       sessions: { id: string; status: string }[]
     }
     expect(listed.sessions.find((s) => s.id === id)?.status).toBe('stopped')
-    const gc = await runBuilt(['gc'], { env })
-    expect(gc.stdout).toMatch(/removed docker sandbox/)
+    const resume = await runBuilt(['resume', id], { cwd: project, env })
+    expect(resume.exitCode, String(resume.stderr)).toBe(0)
+    expect(resume.stdout).toMatch(/removed the old sandbox/)
+    expect(resume.stdout).toMatch(/recorded 1 file\(s\) an interrupted command left behind/)
+    expect(await docker.listContainers({ all: true, filters })).toEqual([])
 
-    // The next command takes over the stale lock and records what the killed one left behind.
     const next = await runBuilt(['exec', '--session', id, '--', 'cat', 'partial.txt'], {
       cwd: project,
       env,
     })
     expect(next.exitCode, String(next.stderr)).toBe(0)
     expect(next.stdout).toBe('partial')
-    expect(next.stderr).toMatch(/1 changed file recorded/)
+    expect(next.stderr).toMatch(/no changes/)
     const fsck = await execa(
       'git',
       [
@@ -196,6 +198,42 @@ describe('sessions: record, review, sync, undo', () => {
     const sync = await runBuilt(['sync', id], { env })
     expect(sync.exitCode, String(sync.stderr)).toBe(0)
     expect(await readFile(path.join(project, 'partial.txt'), 'utf8')).toBe('partial\n')
+  })
+
+  it('records what reached the mirror when the container is killed from outside, and resumes', async () => {
+    const docker = await requireDocker()
+    const project = await sampleProject()
+    const env = await isolatedEnv({ SAFE_CODER_IMAGE: BUSYBOX_IMAGE })
+    const id = await startSession(project, env, 'true')
+    const running = runBuilt(
+      ['exec', '--session', id, '--', 'sh', '-c', 'echo before-kill > k.txt; sleep 1000'],
+      { cwd: project, env },
+    )
+    const filters = { label: [`safe-coder.session=${id}`] }
+    let container: string | undefined
+    for (let i = 0; i < 100 && container === undefined; i++) {
+      container = (await docker.listContainers({ filters }))[0]?.Id
+      if (container === undefined) await new Promise((r) => setTimeout(r, 100))
+    }
+    await new Promise((r) => setTimeout(r, 500))
+    await docker.getContainer(container ?? '').kill()
+    const result = await running
+    expect(result.exitCode).toBe(70)
+    expect(result.stderr).toMatch(/is gone .*the container stopped/)
+    const log = await runBuilt(['log', id, '-n', '1'], { env })
+    expect(log.stdout).toMatch(/exit sandbox-gone/)
+    expect(log.stdout).toMatch(/added\s+\+1 -0\s+k\.txt/)
+    const listed = JSON.parse(String((await runBuilt(['sessions', '--json'], { env })).stdout)) as {
+      sessions: { id: string; status: string }[]
+    }
+    expect(listed.sessions.find((s) => s.id === id)?.status).toBe('stopped')
+    const resume = await runBuilt(['resume', id], { env })
+    expect(resume.exitCode, String(resume.stderr)).toBe(0)
+    const again = await runBuilt(['exec', '--session', id, '--', 'cat', 'k.txt'], {
+      cwd: project,
+      env,
+    })
+    expect(again.stdout).toBe('before-kill')
   })
 
   it('refuses unknown sessions and discards only when confirmed', async () => {

@@ -5,6 +5,7 @@ import { registerDoctor } from './doctor.js'
 import { registerExec } from './exec.js'
 import { registerGc } from './gc.js'
 import { registerImage } from './image.js'
+import { registerResume } from './resume.js'
 import { registerReview } from './review.js'
 import { registerSessions } from './sessions.js'
 import { registerDiscard, registerSync } from './sync.js'
@@ -22,6 +23,7 @@ const modules: RegisterCommand[] = [
   registerReview,
   registerSync,
   registerDiscard,
+  registerResume,
   registerImage,
   registerGc,
   registerConfig,
