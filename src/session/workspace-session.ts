@@ -66,6 +66,8 @@ export interface SessionExecResult {
   result: ExecResult
   /** The commit recording what the command changed; absent when it changed nothing. */
   commit?: { id: string; changed: number }
+  /** What the command left in the workspace that the history cannot hold (FIFOs, bad names…). */
+  skipped: { path: string; reason: string }[]
 }
 
 /**
@@ -157,6 +159,7 @@ export async function execInSession(options: {
     }
     return {
       result,
+      skipped: committed?.skipped ?? [],
       ...(committed === undefined
         ? {}
         : { commit: { id: committed.commit, changed: committed.changed.length } }),

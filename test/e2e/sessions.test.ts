@@ -95,6 +95,26 @@ describe('sessions: record, review, sync, undo', () => {
     expect(await treeHash(project)).toEqual(original)
   })
 
+  it('reverts one file of a commit as a new commit that the next command sees', async () => {
+    await requireDocker()
+    const project = await sampleProject()
+    const env = await isolatedEnv({ SAFE_CODER_IMAGE: BUSYBOX_IMAGE })
+    const id = await startSession(project, env, 'echo bad > hello.txt; echo keep > keep.txt')
+    const [commit] = JSON.parse(
+      String((await runBuilt(['log', id, '--json', '-n', '1'], { env })).stdout),
+    ) as { oid: string }[]
+    const revert = await runBuilt(['revert', id, commit?.oid ?? '', '--', 'hello.txt'], { env })
+    expect(revert.exitCode, String(revert.stderr)).toBe(0)
+    expect(revert.stdout).toMatch(/reverted \w{12} as \w{12} \(1 files\)/)
+    const seen = await runBuilt(['exec', '--session', id, '--', 'cat', 'hello.txt', 'keep.txt'], {
+      cwd: project,
+      env,
+    })
+    expect(seen.stdout).toBe('hello from the project\nkeep')
+    const diff = await runBuilt(['diff', id, '--stat', '--', 'hello.txt'], { env })
+    expect(String(diff.stdout).trim()).toBe('')
+  })
+
   it('lists a conflict instead of overwriting a file the user changed, until --force', async () => {
     await requireDocker()
     const project = await sampleProject()

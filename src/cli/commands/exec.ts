@@ -58,7 +58,7 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
         )
         for (const s of copied.skipped) note(`  skipped ${s.path}: ${s.reason}`)
       }
-      const { result, commit } = await execInSession({
+      const { result, commit, skipped } = await execInSession({
         store: session.store,
         id,
         backend,
@@ -86,6 +86,7 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
       note(
         `${how} after ${formatDuration(result.durationMs)} in ${probe.kind} sandbox; ${recorded}`,
       )
+      for (const s of skipped) note(`  not recorded: ${JSON.stringify(s.path)} (${s.reason})`)
       note(`session ${id} (review: safe-coder diff ${id}; apply: safe-coder sync ${id})`)
       setStatus(result.timedOut ? 124 : result.aborted ? 130 : (result.exitCode ?? 1))
     })

@@ -8,7 +8,9 @@ import {
 } from '../../git/index.js'
 import { acquireSessionLock } from '../../session/lock.js'
 import { createId } from '../../shared/ids.js'
+import type { Command } from 'commander'
 import { println } from '../context.js'
+import { splitAtDoubleDash } from '../double-dash.js'
 import { withCommonOptions, type CommonOptions } from '../options.js'
 import { openSessionContext } from '../session-context.js'
 import type { RegisterCommand } from './index.js'
@@ -54,6 +56,7 @@ export const registerReview: RegisterCommand = (program, ctx) => {
     .argument('<session>', 'session id')
     .argument('[commit]', 'one commit (default: everything since the snapshot)')
     .argument('[paths...]', 'limit to these files or directories (after --)')
+    .usage('[options] <session> [commit] [-- paths...]')
     .option('--stat', 'only a summary of changed files')
     .option('--json', 'print as JSON')
     .option('--color', 'colour the diff (default when stdout is a terminal)')
@@ -61,10 +64,14 @@ export const registerReview: RegisterCommand = (program, ctx) => {
     .action(
       async (
         id: string,
-        commit: string | undefined,
-        paths: string[],
+        first: string | undefined,
+        rest: string[],
         options: CommonOptions & { stat?: boolean; json?: boolean; color?: boolean },
+        command: Command,
       ) => {
+        const split = splitAtDoubleDash(command, [...(first === undefined ? [] : [first]), ...rest])
+        const commit = split.before[0]
+        const paths = [...split.before.slice(1), ...split.after]
         const session = await openSessionContext(ctx, options)
         await session.store.read(id)
         const repo = await session.repo(id)
@@ -72,6 +79,7 @@ export const registerReview: RegisterCommand = (program, ctx) => {
           commit === undefined ? { from: await findRootCommit(repo), to: 'HEAD' } : { to: commit }
         const diffs = await diffCommits(repo, { ...range, ...(paths.length > 0 ? { paths } : {}) })
         if (options.json === true) println(ctx.stdout, JSON.stringify(diffs, null, 2))
+        else if (diffs.length === 0) return
         else if (options.stat === true) ctx.stdout.write(formatStat(diffs))
         else {
           const tty = (ctx.stdout as { isTTY?: boolean }).isTTY === true
@@ -87,6 +95,7 @@ export const registerReview: RegisterCommand = (program, ctx) => {
     .argument('<session>', 'session id')
     .argument('<commit>', 'the commit to revert')
     .argument('[paths...]', 'only these files (after --)')
+    .usage('[options] <session> <commit> [-- paths...]')
     .action(async (id: string, commit: string, paths: string[], options: CommonOptions) => {
       const session = await openSessionContext(ctx, options)
       await session.store.read(id)
