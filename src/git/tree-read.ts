@@ -1,16 +1,18 @@
 import { createObjectFs, type ObjectFs } from './tree-fs.js'
-import { readBlob, readCommit, readTree } from 'isomorphic-git'
 import type { GitFileMode } from '../shared/manifest.js'
 import { decodeTreeName } from './tree-name.js'
 import { SafeCoderError } from '../shared/errors.js'
+import { objectStoreFor, type ObjectStore } from './object-read.js'
+import { readAs, readCommitFields, readStoredTree } from './object-read-typed.js'
 
 /** Where a session's history lives: the bare audit gitdir and the mirror the sandbox sees. */
 export interface RepoLocation {
   gitdir: string
   workDir: string
   /**
-   * isomorphic-git's object cache. Keep one per session and pass it to every call: pack indexes
-   * and packs are then parsed once, not per diff. Safe to share, since packs never change.
+   * The session's object cache. Keep one per session and pass it to every call: pack indexes,
+   * parsed trees and commits are then read once, not per diff (all bounded). Safe to share,
+   * since packs and objects never change.
    */
   objectCache?: object
 }
@@ -29,11 +31,13 @@ export interface TreeChild {
   mode: GitFileMode | 0o40000
 }
 
-/** What one read operation shares: the gitdir and isomorphic-git's pack cache. */
+/** What one read operation shares: the gitdir, our object store and isomorphic-git's cache. */
 export interface RepoReader {
   gitdir: string
+  /** For the isomorphic-git calls left on the read side (refs, short ids, tree writes). */
   cache: object
   fs: ObjectFs
+  objects: ObjectStore
 }
 
 /** The commit fields the read side uses. */
@@ -51,56 +55,56 @@ const blobModes: Record<string, GitFileMode> = {
   '120000': 0o120000,
 }
 
-// isomorphic-git keeps parsed pack indexes in the cache: a fresh one per call unless given one.
+// Caches live in the store the cache object owns: a fresh one per call unless given one.
 export function openReader(repo: Pick<RepoLocation, 'gitdir' | 'objectCache'>): RepoReader {
-  return { gitdir: repo.gitdir, cache: repo.objectCache ?? {}, fs: createObjectFs() }
+  const cache = repo.objectCache ?? {}
+  const objects = objectStoreFor(repo.gitdir, cache)
+  return { gitdir: repo.gitdir, cache, fs: createObjectFs(), objects }
 }
 
 // Tree names come from hostile history: anything that could climb or hide a path is refused.
 export async function readTreeChildren(reader: RepoReader, oid: string): Promise<TreeChild[]> {
-  const { tree } = await guard(reader, oid, () =>
-    readTree({ fs: reader.fs, gitdir: reader.gitdir, oid, cache: reader.cache }),
-  )
+  const key = `children:${oid}`
+  const cached = reader.objects.parsed.get(key) as TreeChild[] | undefined
+  if (cached !== undefined) return cached.slice()
+  const tree = await guard(reader, oid, () => readStoredTree(reader.objects, oid))
   const children: TreeChild[] = []
   for (const stored of tree) {
     // Names git refuses (a nested `.git`, …) are stored escaped by the write side (tree-name.ts).
-    const entry = { ...stored, path: decodeTreeName(stored.path) }
-    if (!isSafeSegment(entry.path)) {
+    const name = decodeTreeName(stored.name)
+    if (!isSafeSegment(name)) {
       throw new SafeCoderError(
         'PATH_REJECTED',
-        `Tree ${oid} in ${reader.gitdir} holds an unsafe name ${JSON.stringify(entry.path)}.`,
+        `Tree ${oid} in ${reader.gitdir} holds an unsafe name ${JSON.stringify(name)}.`,
         { hint: 'The audit repository was not written by Safe Coder; do not trust it.' },
       )
     }
-    if (entry.mode === '040000') {
-      children.push({ name: entry.path, oid: entry.oid, kind: 'tree', mode: 0o40000 })
+    if (stored.mode === '040000') {
+      children.push({ name, oid: stored.oid, kind: 'tree', mode: 0o40000 })
       continue
     }
-    const mode = blobModes[entry.mode]
-    if (mode !== undefined) children.push({ name: entry.path, oid: entry.oid, kind: 'blob', mode })
+    const mode = blobModes[stored.mode]
+    if (mode !== undefined) children.push({ name, oid: stored.oid, kind: 'blob', mode })
   }
-  return children
+  reader.objects.parsed.set(key, children)
+  return children.slice()
 }
 
 // Blobs in the audit repo are capped by the write side; the caller decides what to do with size.
 export async function readBlobBytes(reader: RepoReader, oid: string): Promise<Uint8Array> {
-  const { blob } = await guard(reader, oid, () =>
-    readBlob({ fs: reader.fs, gitdir: reader.gitdir, oid, cache: reader.cache }),
-  )
-  return blob
+  // A copy: the store may keep the object, and callers are free to change what they get.
+  return new Uint8Array(await guard(reader, oid, () => readAs(reader.objects, oid, 'blob')))
 }
 
 // Timestamps are the committer's: that is when the tool call was recorded.
 export async function readCommitRecord(reader: RepoReader, oid: string): Promise<CommitRecord> {
-  const { commit } = await guard(reader, oid, () =>
-    readCommit({ fs: reader.fs, gitdir: reader.gitdir, oid, cache: reader.cache }),
-  )
+  const commit = await guard(reader, oid, () => readCommitFields(reader.objects, oid))
   return {
     oid,
     tree: commit.tree,
-    parents: commit.parent,
+    parents: commit.parents,
     message: commit.message,
-    timestamp: commit.committer.timestamp,
+    timestamp: commit.committerTime,
   }
 }
 
@@ -132,6 +136,7 @@ async function guard<T>(reader: RepoReader, oid: string, read: () => Promise<T>)
   try {
     return await read()
   } catch (error) {
+    if (error instanceof SafeCoderError) throw error
     const code = (error as { code?: unknown }).code
     if (code === 'NotFoundError') {
       throw new SafeCoderError('NOT_FOUND', `Object ${oid} is missing from ${reader.gitdir}.`, {
