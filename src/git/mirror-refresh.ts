@@ -7,16 +7,23 @@ import path from 'node:path'
 import { errnoOf } from '../shared/errors.js'
 import type { BlobInfo } from './blob-info.js'
 import { eachLimit } from './each-limit.js'
-import { findDir, getFile, listFiles, removePath, setFile, type TrackedFile } from './file-tree.js'
+import {
+  findDir,
+  getFile,
+  listFiles,
+  removePath,
+  setFile,
+  type DirNode,
+  type TrackedFile,
+} from './file-tree.js'
 import { writeLooseObject } from './loose-object.js'
 import {
   readFailed,
   readMirrorEntry,
-  statKey,
   tooLargePlaceholder,
   type SkipReason,
 } from './mirror-entry.js'
-import { walkMirror } from './mirror-walk.js'
+import { walkMirror, type WalkedPath } from './mirror-walk.js'
 import { isRacy, sameStat, type RepoState } from './stat-cache.js'
 import { objectId } from './object-id.js'
 import type { AuditRepo } from './audit-repo.js'
@@ -53,12 +60,15 @@ export function createMirrorRefresh(
     statsUpdated: false,
   }
   const ancestors = new Map<string, Promise<Stats | undefined>>()
+  // Walked names are valid tree names, so plain concatenation is what path.join would give.
+  const workDirPrefix = `${repo.workDir}${path.sep}`
 
   function note(
     rel: string,
     before: TrackedFile | undefined,
     after: TrackedFile | undefined,
   ): void {
+    state.dirty.add(rel)
     const known = refresh.changes.get(rel)
     refresh.changes.set(rel, { before: known === undefined ? before : known.before, after })
   }
@@ -69,7 +79,7 @@ export function createMirrorRefresh(
 
   async function refreshFile(rel: string, stats: Stats): Promise<void> {
     const cached = getFile(root, rel)
-    if (cached !== undefined && !cached.racy && sameStat(cached.stat, statKey(stats))) return
+    if (cached !== undefined && !cached.racy && sameStat(cached.stat, stats)) return
     const seenAt = Date.now()
     const entry = await readMirrorEntry(repo.workDir, rel, repo.maxFileBytes, stats)
     if (entry.kind === 'missing') {
@@ -95,6 +105,7 @@ export function createMirrorRefresh(
     if (cached !== undefined && cached.oid === oid && cached.mode === entry.mode) {
       cached.stat = entry.stat
       cached.racy = racy
+      state.dirty.add(rel)
       refresh.statsUpdated = true
       return
     }
@@ -108,24 +119,21 @@ export function createMirrorRefresh(
 
   async function refreshDir(rel: string): Promise<void> {
     if (rel !== '' && getFile(root, rel) !== undefined) remove(rel)
-    const walked = await walkMirror(repo.workDir, rel, options.signal)
-    refresh.skipped.push(...walked.skipped)
-    const found = new Set(walked.paths.map(({ rel: child }) => child))
     const node = findDir(root, rel)
-    if (node !== undefined) {
-      for (const [known] of listFiles(node, rel)) if (!found.has(known)) remove(known)
-    }
+    // By path, not by object: a concurrent refresh of a reported path may replace a file's entry.
+    const seen = new Set<string>()
     const stale: [string, Stats][] = []
-    for (let start = 0; start < walked.paths.length; start += statBatch) {
-      throwIfAborted(options.signal, 'Recording the mirror')
-      for (const { rel: child } of walked.paths.slice(start, start + statBatch)) {
-        const stats = lstatNow(child)
-        const cached = stats === undefined ? undefined : getFile(root, child)
-        if (stats === undefined) remove(child)
-        else if (cached?.racy !== false || !sameStat(cached.stat, statKey(stats)))
-          stale.push([child, stats])
+    // Each directory's paths are stat'ed while deeper ones are still being read.
+    const walked = await walkMirror(repo.workDir, rel, options.signal, async (paths) => {
+      for (let start = 0; start < paths.length; start += statBatch) {
+        if (start > 0) await yieldToLoop()
+        throwIfAborted(options.signal, 'Recording the mirror')
+        statPaths(paths, start, Math.min(start + statBatch, paths.length), seen, stale)
       }
-      if (start + statBatch < walked.paths.length) await yieldToLoop()
+    })
+    refresh.skipped.push(...walked.skipped)
+    if (node !== undefined) {
+      for (const [gone] of listFiles(node, rel)) if (!seen.has(gone)) remove(gone)
     }
     await eachLimit(
       stale,
@@ -135,11 +143,38 @@ export function createMirrorRefresh(
     )
   }
 
+  // Walked paths come grouped by directory: look each directory up once per batch, not per path
+  // (a batch runs without yielding, so nothing else changes the tree under it meanwhile).
+  function statPaths(
+    paths: WalkedPath[],
+    start: number,
+    end: number,
+    seen: Set<string>,
+    stale: [string, Stats][],
+  ): void {
+    let parent: string | undefined
+    let parentNode: DirNode | undefined
+    for (let i = start; i < end; i++) {
+      const child = (paths[i] as WalkedPath).rel
+      const slash = child.lastIndexOf('/')
+      const dir = slash < 0 ? '' : child.slice(0, slash)
+      if (dir !== parent) {
+        parent = dir
+        parentNode = findDir(root, dir)
+      }
+      const known = parentNode?.files.get(child.slice(slash + 1))
+      seen.add(child)
+      const stats = lstatNow(child)
+      if (stats === undefined) remove(child)
+      else if (known?.racy !== false || !sameStat(known.stat, stats)) stale.push([child, stats])
+    }
+  }
+
   // The scan's cost is one lstat per file: synchronous calls skip a thread-pool round trip each
   // (several times faster), in batches so the event loop still turns every few milliseconds.
   function lstatNow(rel: string): Stats | undefined {
     try {
-      return lstatSync(path.join(repo.workDir, rel), { throwIfNoEntry: false })
+      return lstatSync(workDirPrefix + rel, { throwIfNoEntry: false })
     } catch (error) {
       if (errnoOf(error) === 'ENOTDIR') return undefined
       throw readFailed(rel, error)

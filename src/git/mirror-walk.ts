@@ -22,14 +22,16 @@ export interface WalkResult {
  * Lists every path under `rel` in the mirror without following links: directories come from
  * readdir's entry types, so a symlinked directory is a link, never descended into. Special files
  * and names git cannot hold are reported, not listed. A nested `.git` is just a directory.
+ * `onListed` gets each directory's paths as soon as it is read, while deeper reads go on.
  */
 export async function walkMirror(
   workDir: string,
   rel: string,
   signal?: AbortSignal,
+  onListed?: (paths: WalkedPath[]) => Promise<void>,
 ): Promise<WalkResult> {
   const result: WalkResult = { paths: [], skipped: [] }
-  await walkDir(workDir, rel, result, signal)
+  await walkDir(workDir, rel, result, signal, onListed)
   return result
 }
 
@@ -38,18 +40,24 @@ async function walkDir(
   rel: string,
   out: WalkResult,
   signal?: AbortSignal,
+  onListed?: (paths: WalkedPath[]) => Promise<void>,
 ): Promise<void> {
   throwIfAborted(signal, 'Recording the mirror')
   const entries = await listDir(workDir, rel, out)
   const subdirs: string[] = []
+  const listed: WalkedPath[] = []
   for (const entry of entries) {
     const child = rel === '' ? entry.name : `${rel}/${entry.name}`
     if (entry.isDirectory()) subdirs.push(child)
-    else if (entry.isFile()) out.paths.push({ rel: child, kind: 'file' })
-    else if (entry.isSymbolicLink()) out.paths.push({ rel: child, kind: 'symlink' })
+    else if (entry.isFile()) listed.push({ rel: child, kind: 'file' })
+    else if (entry.isSymbolicLink()) listed.push({ rel: child, kind: 'symlink' })
     else out.skipped.push({ path: child, reason: specialReason(entry) })
   }
-  await Promise.all(subdirs.map((child) => walkDir(workDir, child, out, signal)))
+  for (const path of listed) out.paths.push(path)
+  // Deeper directories are read in the thread pool while this one's paths are handled here.
+  const deeper = Promise.all(subdirs.map((child) => walkDir(workDir, child, out, signal, onListed)))
+  const handled = listed.length === 0 || onListed === undefined ? undefined : onListed(listed)
+  await Promise.all([deeper, handled])
 }
 
 function specialReason(entry: Dirent): SkipReason {

@@ -44,5 +44,5 @@ async function stateFromHistory(gitdir: string, head: string): Promise<RepoState
     const node = findDir(root, dir)
     if (node !== undefined) node.oid = oid
   }
-  return { head, root }
+  return { head, root, dirty: new Set() }
 }

@@ -104,7 +104,7 @@ export async function takeSnapshot(
       encodeCommit(tree, undefined, message),
     )
     await moveBranch(repo.gitdir, commit)
-    const state = { head: commit, root }
+    const state = { head: commit, root, dirty: new Set<string>() }
     keepState(repo, state)
     await saveStatCache(repo.gitdir, state)
     skipped.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))

@@ -1,28 +1,46 @@
+import { randomBytes } from 'node:crypto'
 import { readFile, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { errnoOf } from '../shared/errors.js'
-import type { GitFileMode } from '../shared/manifest.js'
 import { createDir, findDir, setFile, type DirNode } from './file-tree.js'
 import type { StatKey } from './mirror-entry.js'
+import {
+  appendStatJournal,
+  fromFileRow,
+  replayStatJournal,
+  statJournalFile,
+  toFileRow,
+  type FileRow,
+} from './stat-journal.js'
 
 /** HEAD's files and tree ids, with the stat of each file when it was hashed. */
 export interface RepoState {
   head: string
   root: DirNode
+  /** Files set or removed since the cache on disk was last brought up to date. */
+  dirty: Set<string>
+  /** What the cache on disk holds, when this state was loaded from or saved to it. */
+  saved?: SavedCache | undefined
 }
 
-type StatTuple = [number, number, number, number, number]
-type FileRow = [string, GitFileMode, string, number, number, StatTuple | 0]
+interface SavedCache {
+  head: string
+  generation: string
+  cacheBytes: number
+  journalBytes: number
+}
 
 interface CacheFile {
   version: number
   head: string
+  /** The journal generation that extends this file; absent in caches written without one. */
+  journal?: string
   files: FileRow[]
   trees: [string, string][]
 }
 
-const racyFlag = 1
-const tooLargeFlag = 2
+/** The journal is folded into a new cache file once it outgrows a quarter of it. */
+const minCompactBytes = 256 * 1024
 
 export function statCacheFile(gitdir: string): string {
   return path.join(gitdir, 'safe-coder', 'stat-cache.json')
@@ -30,69 +48,86 @@ export function statCacheFile(gitdir: string): string {
 
 /** The cached state if it belongs to `head`; a missing, torn or stale cache is undefined. */
 export async function loadStatCache(gitdir: string, head: string): Promise<RepoState | undefined> {
+  let text: string
   let cache: CacheFile
   try {
-    cache = JSON.parse(await readFile(statCacheFile(gitdir), 'utf8')) as CacheFile
+    text = await readFile(statCacheFile(gitdir), 'utf8')
+    cache = JSON.parse(text) as CacheFile
   } catch (error) {
     if (errnoOf(error) === 'ENOENT' || error instanceof SyntaxError) return undefined
     throw error
   }
-  if (cache.version !== 1 || cache.head !== head) return undefined
+  if (cache.version !== 1) return undefined
   const root = createDir()
-  for (const [rel, mode, oid, size, flags, stat] of cache.files) {
-    setFile(root, rel, {
-      mode,
-      oid,
-      size,
-      racy: (flags & racyFlag) !== 0,
-      tooLarge: (flags & tooLargeFlag) !== 0,
-      stat: stat === 0 ? undefined : toStatKey(stat),
-    })
-  }
+  for (const row of cache.files) setFile(root, row[0], fromFileRow(row))
   for (const [dir, oid] of cache.trees) {
     const node = findDir(root, dir)
     if (node !== undefined) node.oid = oid
   }
-  return { head, root }
+  if (cache.journal === undefined) {
+    return cache.head === head ? { head, root, dirty: new Set() } : undefined
+  }
+  const replayed = await replayStatJournal(gitdir, cache.journal, cache.head, root)
+  if (replayed.head !== head) return undefined
+  const saved: SavedCache = {
+    head,
+    generation: cache.journal,
+    cacheBytes: text.length,
+    journalBytes: replayed.bytes,
+  }
+  return { head, root, dirty: new Set(), saved: replayed.torn ? undefined : saved }
 }
 
-/** Replaces the cache file atomically (temp + rename); it is only a cache, so no fsync. */
+/**
+ * Brings the cache on disk up to `state`: one journal line with the dirty paths when the disk
+ * holds the state they were changed from, else a whole new cache file (temp + rename) and an
+ * emptied journal. It is only a cache, so nothing is fsynced.
+ */
 export async function saveStatCache(gitdir: string, state: RepoState): Promise<void> {
+  const { saved } = state
+  if (
+    saved !== undefined &&
+    saved.journalBytes <= Math.max(minCompactBytes, saved.cacheBytes / 4)
+  ) {
+    const bytes = await appendStatJournal(
+      gitdir,
+      saved.generation,
+      saved.head,
+      state.head,
+      state.root,
+      state.dirty,
+    )
+    state.saved = { ...saved, head: state.head, journalBytes: saved.journalBytes + bytes }
+    state.dirty.clear()
+    return
+  }
+  state.saved = undefined
   const files: FileRow[] = []
   const trees: [string, string][] = []
   const visit = (node: DirNode, base: string): void => {
     if (node.oid !== undefined) trees.push([base, node.oid])
     for (const [name, file] of node.files) {
-      const { stat } = file
-      const flags = (file.racy ? racyFlag : 0) | (file.tooLarge ? tooLargeFlag : 0)
-      const tuple: StatTuple | 0 =
-        stat === undefined ? 0 : [stat.size, stat.mtimeMs, stat.ctimeMs, stat.ino, stat.mode]
-      files.push([
-        base === '' ? name : `${base}/${name}`,
-        file.mode,
-        file.oid,
-        file.size,
-        flags,
-        tuple,
-      ])
+      files.push(toFileRow(base === '' ? name : `${base}/${name}`, file))
     }
     for (const [name, dir] of node.dirs) visit(dir, base === '' ? name : `${base}/${name}`)
   }
   visit(state.root, '')
-  const cache: CacheFile = { version: 1, head: state.head, files, trees }
+  const generation = randomBytes(8).toString('hex')
+  const cache: CacheFile = { version: 1, head: state.head, journal: generation, files, trees }
+  const text = JSON.stringify(cache)
   const file = statCacheFile(gitdir)
   const temp = `${file}.${process.pid}.tmp`
-  await writeFile(temp, JSON.stringify(cache))
+  await writeFile(temp, text)
   try {
     await rename(temp, file)
   } catch (error) {
     await rm(temp, { force: true })
     throw error
   }
-}
-
-function toStatKey([size, mtimeMs, ctimeMs, ino, mode]: StatTuple): StatKey {
-  return { size, mtimeMs, ctimeMs, ino, mode }
+  // Lines left by a kill before this point belong to the old generation and are skipped.
+  await rm(statJournalFile(gitdir), { force: true })
+  state.saved = { head: state.head, generation, cacheBytes: text.length, journalBytes: 0 }
+  state.dirty.clear()
 }
 
 /** Same file as when it was hashed: any difference in these fields means read it again. */
