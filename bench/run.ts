@@ -3,11 +3,15 @@ import { execa } from 'execa'
 import { VERSION } from '../src/shared/version.js'
 import { benchCopyIn } from './copy-in.js'
 import { benchExec, benchSandboxReady } from './exec.js'
+import { benchGitCommit } from './git-commit.js'
+import { benchGitDiff } from './git-diff.js'
+import { benchSync } from './sync.js'
 import { formatResults } from './lib.js'
 
 /**
  * Every benchmark, each against its anchor measured in the same run. `BENCH_RUNS` scales the
  * sample sizes (default 100 exec round trips). Prints a Markdown table for docs/performance.md.
+ * The tracking benchmarks generate trees of up to 50,000 files: expect several minutes.
  */
 const runs = Number(process.env.BENCH_RUNS ?? 100)
 const docker = await execa('docker', ['version', '--format', '{{.Server.Version}}'], {
@@ -20,5 +24,11 @@ const results = [
   ...(await benchExec({ runs })),
   ...(await benchSandboxReady({ runs: Math.max(5, Math.round(runs / 7)) })),
   ...(await benchCopyIn({ runs: Math.max(7, Math.round(runs / 14)) })),
+  ...(await benchGitCommit({
+    runs: Math.max(3, Math.round(runs / 20)),
+    sizes: [1_000, 10_000, 50_000],
+  })),
+  ...(await benchGitDiff({ runs: 15 })),
+  ...(await benchSync({ runs: 15 })),
 ]
 console.log(formatResults(results))

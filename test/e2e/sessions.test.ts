@@ -256,6 +256,51 @@ describe('sessions: record, review, sync, undo', () => {
     expect(again.stdout).toBe('before-kill')
   })
 
+  it('leaves the project in one consistent state when sync is killed half-way', async () => {
+    await requireDocker()
+    const project = await sampleProject()
+    const env = await isolatedEnv({ SAFE_CODER_IMAGE: BUSYBOX_IMAGE })
+    const original = await treeHash(project)
+    const id = await startSession(
+      project,
+      env,
+      'mkdir many && cd many && seq 20000 | xargs touch && echo done > ../hello.txt',
+    )
+    const sync = execa(process.execPath, [binPath, 'sync', id], {
+      env,
+      extendEnv: false,
+      reject: false,
+    })
+    // Kill once the journal says writing has started, so the kill lands mid-apply.
+    const journals = path.join(env.XDG_STATE_HOME ?? '', 'safe-coder/sessions', id, 'journals')
+    for (let i = 0; i < 300; i++) {
+      const started = await readdir(journals).then(
+        async (names) =>
+          (
+            await Promise.all(
+              names.map((n) => readFile(path.join(journals, n, 'state'), 'utf8').catch(() => '')),
+            )
+          ).some((t) => t.includes('started')),
+        () => false,
+      )
+      if (started) break
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    sync.kill('SIGKILL')
+    await sync
+    const partial = (await readdir(path.join(project, 'many')).catch(() => [])).length
+    // The next sync first rolls the interrupted one back, then applies everything.
+    const again = await runBuilt(['sync', id], { env })
+    expect(again.exitCode, String(again.stderr)).toBe(0)
+    if (partial > 0 && partial < 20000)
+      expect(again.stderr).toMatch(/interrupted sync .* rolled back/)
+    expect((await readdir(path.join(project, 'many'))).length).toBe(20000)
+    expect(await readFile(path.join(project, 'hello.txt'), 'utf8')).toBe('done\n')
+    const undo = await runBuilt(['sync', '--undo', id], { env })
+    expect(undo.exitCode, String(undo.stderr)).toBe(0)
+    expect(await treeHash(project)).toEqual(original)
+  })
+
   it('refuses unknown sessions and discards only when confirmed', async () => {
     const env = await isolatedEnv()
     const missing = await runBuilt(['log', 's-abc-0123abcd'], { env })

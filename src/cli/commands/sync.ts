@@ -59,7 +59,7 @@ export const registerSync: RegisterCommand = (program, ctx, setStatus) => {
         if (recovered.recovered !== undefined) {
           println(
             ctx.stderr,
-            `safe-coder: an interrupted sync (${recovered.recovered}) was ${recovered.action ?? 'rolled back'}; the project is as it was before it.`,
+            `safe-coder: an interrupted sync (${recovered.recovered}) was ${recovered.action === 'completed' ? 'completed' : 'rolled back'}; the project is as it was before it.`,
           )
         }
         if (options.undo === true) {
