@@ -4,7 +4,8 @@ import { SafeCoderError, isSafeCoderError } from '../shared/errors.js'
 import { createId } from '../shared/ids.js'
 import { copyIn, type CopyReport } from '../workspace/copy-in.js'
 import { writeFileAtomic } from './atomic-file.js'
-import { acquireSessionLock } from './lock.js'
+import { acquireSessionLock, type SessionLock } from './lock.js'
+import type { SessionPaths } from './paths.js'
 import type { SessionRecord } from './record.js'
 import type { SessionStore } from './store.js'
 
@@ -87,14 +88,7 @@ export async function execInSession(options: {
   onProgress?: (step: string, detail?: string) => void
 }): Promise<SessionExecResult> {
   const { store, id, signal } = options
-  const record = await store.read(id)
-  if (record.status === 'discarded') {
-    throw new SafeCoderError('NOT_FOUND', `Session ${id} was discarded.`, {
-      hint: 'Start a new session.',
-    })
-  }
-  const paths = store.paths(id)
-  const lock = await acquireSessionLock(paths.lockFile, id)
+  const { record, paths, lock } = await lockSession(store, id)
   try {
     const sandbox = await options.backend.create(
       {
@@ -169,6 +163,21 @@ export async function execInSession(options: {
   }
 }
 
+/** A live session, locked for one command; the caller releases the lock. */
+async function lockSession(
+  store: SessionStore,
+  id: string,
+): Promise<{ record: SessionRecord; paths: SessionPaths; lock: SessionLock }> {
+  const record = await store.read(id)
+  if (record.status === 'discarded') {
+    throw new SafeCoderError('NOT_FOUND', `Session ${id} was discarded.`, {
+      hint: 'Start a new session.',
+    })
+  }
+  const paths = store.paths(id)
+  return { record, paths, lock: await acquireSessionLock(paths.lockFile, id) }
+}
+
 function truncate(text: string, max: number): string {
   const oneLine = text.replace(/\s+/g, ' ')
   return oneLine.length <= max ? oneLine : `${oneLine.slice(0, max - 1)}…`
@@ -190,14 +199,7 @@ export async function resumeSession(options: {
   sandboxKind: string
 }> {
   const { store, id, backend, signal } = options
-  const record = await store.read(id)
-  if (record.status === 'discarded') {
-    throw new SafeCoderError('NOT_FOUND', `Session ${id} was discarded.`, {
-      hint: 'Start a new session.',
-    })
-  }
-  const paths = store.paths(id)
-  const lock = await acquireSessionLock(paths.lockFile, id)
+  const { record, paths, lock } = await lockSession(store, id)
   try {
     let removedSandbox: string | undefined
     for (const sandbox of await backend.list(signal)) {

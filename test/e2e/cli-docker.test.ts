@@ -2,7 +2,7 @@ import { readFile, writeFile, readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { BUSYBOX_IMAGE } from '../../src/sandbox/docker/busybox-image.js'
-import { requireDocker } from '../helpers/docker.js'
+import { requireDocker, waitForContainer } from '../helpers/docker.js'
 import { isolatedEnv, runBuilt, sampleProject } from '../helpers/built-cli.js'
 import { execa } from 'execa'
 import { binPath } from '../helpers/built-cli.js'
@@ -87,17 +87,12 @@ describe('safe-coder CLI against the real daemon', () => {
       reject: false,
     })
     const filters = { label: [`safe-coder.path=${project}`] }
-    let found: string | undefined
-    for (let i = 0; i < 100 && found === undefined; i++) {
-      found = (await docker.listContainers({ all: true, filters }))[0]?.Id
-      if (found === undefined) await new Promise((r) => setTimeout(r, 100))
-    }
-    expect(found).toBeDefined()
+    const found = await waitForContainer(docker, `safe-coder.path=${project}`)
     child.kill('SIGKILL')
     await child
     const gc = await runBuilt(['gc'], { env })
     expect(gc.exitCode).toBe(0)
-    expect(gc.stdout).toMatch(new RegExp(`removed docker sandbox ${found?.slice(0, 12) ?? ''}`))
+    expect(gc.stdout).toMatch(new RegExp(`removed docker sandbox ${found.slice(0, 12)}`))
     expect(await docker.listContainers({ all: true, filters })).toEqual([])
     const sessions = path.join(env.XDG_STATE_HOME ?? '', 'safe-coder/sessions')
     const [session] = await readdir(sessions)

@@ -5,7 +5,7 @@ import { execa } from 'execa'
 import { describe, expect, it } from 'vitest'
 import { BUSYBOX_IMAGE } from '../../src/sandbox/docker/busybox-image.js'
 import { binPath, isolatedEnv, runBuilt, sampleProject } from '../helpers/built-cli.js'
-import { requireDocker } from '../helpers/docker.js'
+import { requireDocker, waitForContainer } from '../helpers/docker.js'
 
 /** Every path of a tree with its kind, mode and content hash: "exactly as it was" means equal. */
 async function treeHash(root: string, rel = ''): Promise<Record<string, string>> {
@@ -177,9 +177,7 @@ describe('sessions: record, review, sync, undo', () => {
       },
     )
     const filters = { label: [`safe-coder.session=${id}`] }
-    for (let i = 0; i < 100 && (await docker.listContainers({ filters })).length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 100))
-    }
+    await waitForContainer(docker, `safe-coder.session=${id}`)
     await new Promise((r) => setTimeout(r, 500))
     const busy = await runBuilt(['exec', '--session', id, '--', 'true'], { cwd: project, env })
     expect(busy.exitCode).toBe(64)
@@ -229,14 +227,9 @@ describe('sessions: record, review, sync, undo', () => {
       ['exec', '--session', id, '--', 'sh', '-c', 'echo before-kill > k.txt; sleep 1000'],
       { cwd: project, env },
     )
-    const filters = { label: [`safe-coder.session=${id}`] }
-    let container: string | undefined
-    for (let i = 0; i < 100 && container === undefined; i++) {
-      container = (await docker.listContainers({ filters }))[0]?.Id
-      if (container === undefined) await new Promise((r) => setTimeout(r, 100))
-    }
+    const container = await waitForContainer(docker, `safe-coder.session=${id}`)
     await new Promise((r) => setTimeout(r, 500))
-    await docker.getContainer(container ?? '').kill()
+    await docker.getContainer(container).kill()
     const result = await running
     expect(result.exitCode).toBe(70)
     expect(result.stderr).toMatch(/is gone .*the container stopped/)
