@@ -1,7 +1,7 @@
-import { open, readFile, rename, rm } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { errnoOf } from '../shared/errors.js'
-import { syncDir } from './sync-dir.js'
+import { writeFileAtomic } from '../shared/durable-file.js'
 
 /** The branch HEAD names in every audit repository. */
 export const branchRef = 'refs/heads/main'
@@ -22,20 +22,8 @@ export async function readBranch(gitdir: string): Promise<string | undefined> {
  * the old or the new id, never an empty ref (isomorphic-git's writeRef truncates in place).
  */
 export async function moveBranch(gitdir: string, commit: string): Promise<void> {
-  const file = path.join(gitdir, branchRef)
-  const temp = `${file}.lock`
-  const handle = await open(temp, 'w', 0o644)
-  try {
-    await handle.writeFile(`${commit}\n`)
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  try {
-    await rename(temp, file)
-  } catch (error) {
-    await rm(temp, { force: true })
-    throw error
-  }
-  await syncDir(path.dirname(file))
+  await writeFileAtomic(path.join(gitdir, branchRef), `${commit}\n`, {
+    mode: 0o644,
+    tempSuffix: '.lock',
+  })
 }

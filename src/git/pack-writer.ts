@@ -6,7 +6,7 @@ import { promisify } from 'node:util'
 import { crc32, deflate } from 'node:zlib'
 import { objectId, type GitObjectType } from './object-id.js'
 import { encodePackIndex, type PackedObject } from './pack-index.js'
-import { syncDir } from './sync-dir.js'
+import { syncDir } from '../shared/durable-file.js'
 
 const deflateAsync = promisify(deflate)
 const typeCodes: Record<GitObjectType, number> = { commit: 1, tree: 2, blob: 3 }

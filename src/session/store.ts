@@ -3,7 +3,7 @@ import os from 'node:os'
 import type { BackendKind } from '../sandbox/types.js'
 import { SafeCoderError, errnoOf } from '../shared/errors.js'
 import { createId } from '../shared/ids.js'
-import { writeFileAtomic } from './atomic-file.js'
+import { writeFileAtomic } from '../shared/durable-file.js'
 import { isSessionId, sessionPaths, sessionsDir, type SessionPaths } from './paths.js'
 import { sessionRecordSchema, type SessionRecord } from './record.js'
 

@@ -3,7 +3,7 @@ import { commitChanges, initAuditRepo, snapshot, type AuditRepo } from '../git/i
 import { SafeCoderError, isSafeCoderError } from '../shared/errors.js'
 import { createId } from '../shared/ids.js'
 import { copyIn, type CopyReport } from '../workspace/copy-in.js'
-import { writeFileAtomic } from './atomic-file.js'
+import { writeFileAtomic } from '../shared/durable-file.js'
 import { acquireSessionLock, type SessionLock } from './lock.js'
 import type { SessionPaths } from './paths.js'
 import type { SessionRecord } from './record.js'

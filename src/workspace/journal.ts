@@ -1,11 +1,10 @@
-import { constants } from 'node:fs'
-import { mkdir, open, readdir, readFile, rename } from 'node:fs/promises'
+import { mkdir, readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { SafeCoderError, errnoOf } from '../shared/errors.js'
 import type { GitFileMode } from '../shared/manifest.js'
 import { syncFailed } from './sync-errors.js'
 import type { SyncAction } from './sync-types.js'
-import { syncDir } from './sync-write.js'
+import { syncDir, writeFileAtomic } from '../shared/durable-file.js'
 
 /**
  * `prepared`: backups written, nothing changed yet. `started`: the project is being changed.
@@ -43,16 +42,7 @@ export interface Journal {
 
 // Every journal step is fsync-ed: after a crash, the journal must describe the project truthfully.
 export async function writeDurable(file: string, data: string | Uint8Array): Promise<void> {
-  const temp = `${file}.tmp`
-  const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600)
-  try {
-    await handle.writeFile(data)
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  await rename(temp, file)
-  await syncDir(path.dirname(file))
+  await writeFileAtomic(file, data)
 }
 
 /** Creates `<journalDir>/<id>/backup/`; the id must be new. */

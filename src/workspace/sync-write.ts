@@ -97,15 +97,7 @@ export async function removeDirIfEmpty(dir: string): Promise<void> {
   }
 }
 
-/** Makes renames in `dir` durable. */
-export async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY)
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-}
+export { syncDir } from '../shared/durable-file.js'
 
 /** The temp name for change `index` of sync `id`: short, fixed, so recovery can find it. */
 export function tempPathFor(
