@@ -4,7 +4,7 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { execa } from 'execa'
 import { copyIn, defaultConcurrency } from '../src/workspace/copy-in.js'
-import { formatResults, median, result, time, type BenchResult } from './lib.js'
+import { formatResults, median, result, seeded, time, type BenchResult } from './lib.js'
 
 /** What the generated project holds; the copy must take exactly the `kept` part. */
 interface BenchTree {
@@ -12,17 +12,6 @@ interface BenchTree {
   /** Top-level entries that are neither `.git` nor ignored: what `cp -a` copies. */
   topLevel: string[]
   kept: { files: number; bytes: number }
-}
-
-/** A small deterministic PRNG, so every run and machine copies the same tree. */
-function seeded(seed: number): () => number {
-  let state = seed
-  return () => {
-    state = (state + 0x6d2b79f5) | 0
-    let t = Math.imul(state ^ (state >>> 15), 1 | state)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** Source-like text of exactly `bytes` bytes. */

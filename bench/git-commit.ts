@@ -4,18 +4,7 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { execa } from 'execa'
 import { commitChanges, initAuditRepo, snapshot, type AuditRepo } from '../src/git/index.js'
-import { formatResults, median, result, time, type BenchResult } from './lib.js'
-
-/** A small deterministic PRNG, so every run and machine records the same tree. */
-function seeded(seed: number): () => number {
-  let state = seed
-  return () => {
-    state = (state + 0x6d2b79f5) | 0
-    let t = Math.imul(state ^ (state >>> 15), 1 | state)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { formatResults, median, result, seeded, time, type BenchResult } from './lib.js'
 
 function sourceText(bytes: number, salt: number): string {
   const line = `export const value${salt} = ${salt} // a line of source text, repeated\n`

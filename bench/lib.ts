@@ -57,3 +57,14 @@ export function formatResults(results: BenchResult[]): string {
     '\n',
   )
 }
+
+/** A small deterministic PRNG (mulberry32), so every run and machine generates the same trees. */
+export function seeded(seed: number): () => number {
+  let state = seed
+  return () => {
+    state = (state + 0x6d2b79f5) | 0
+    let t = Math.imul(state ^ (state >>> 15), 1 | state)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}

@@ -1,56 +1,15 @@
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, rm, symlink, writeFile } from 'node:fs/promises'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import { execa } from 'execa'
 import { writeBlob, writeCommit, writeRef, writeTree } from 'isomorphic-git'
-import { describe, expect, onTestFinished, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { diffCommits, formatStat, formatUnifiedDiff } from '../../../src/git/diff.js'
 import { findRootCommit, readLog } from '../../../src/git/log.js'
+import { createCliRepo } from './cli-repo.js'
 
 /** A bare audit repository with its work dir, filled with the git CLI. */
-async function createRepo() {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'safe-coder-log-diff-'))
-  onTestFinished(() => rm(root, { recursive: true, force: true }))
-  const gitdir = path.join(root, 'audit.git')
-  const workDir = path.join(root, 'work')
-  await mkdir(workDir)
-  const git = async (...args: string[]): Promise<string> => {
-    const { stdout } = await execa(
-      'git',
-      [`--git-dir=${gitdir}`, `--work-tree=${workDir}`, ...args],
-      {
-        env: {
-          GIT_CONFIG_GLOBAL: '/dev/null',
-          GIT_CONFIG_NOSYSTEM: '1',
-          GIT_AUTHOR_NAME: 'test',
-          GIT_AUTHOR_EMAIL: 'test@example.invalid',
-          GIT_COMMITTER_NAME: 'test',
-          GIT_COMMITTER_EMAIL: 'test@example.invalid',
-        },
-        stripFinalNewline: false,
-      },
-    )
-    return stdout
-  }
-  await execa('git', ['init', '-q', '--bare', '-b', 'main', gitdir])
-  const write = async (files: Record<string, string | Buffer | null>): Promise<void> => {
-    for (const [rel, content] of Object.entries(files)) {
-      const file = path.join(workDir, rel)
-      if (content === null) await rm(file, { force: true })
-      else {
-        await mkdir(path.dirname(file), { recursive: true })
-        await writeFile(file, content)
-      }
-    }
-  }
-  const commit = async (message: string, files: Record<string, string | Buffer | null> = {}) => {
-    await write(files)
-    await git('add', '-A')
-    await git('commit', '-q', '--allow-empty', '-m', message)
-    return (await git('rev-parse', 'HEAD')).trim()
-  }
-  return { root, gitdir, workDir, git, write, commit }
+function createRepo() {
+  return createCliRepo('safe-coder-log-diff-', { keepFinalNewline: true })
 }
 
 const trailers = (call: number) =>

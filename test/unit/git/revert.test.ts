@@ -3,7 +3,6 @@ import {
   chmod,
   lstat,
   mkdir,
-  mkdtemp,
   readFile,
   readlink,
   readdir,
@@ -11,53 +10,16 @@ import {
   symlink,
   writeFile,
 } from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
-import { execa } from 'execa'
-import { describe, expect, onTestFinished, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { diffCommits } from '../../../src/git/diff.js'
 import { readLog } from '../../../src/git/log.js'
 import { revertCommit } from '../../../src/git/revert.js'
+import { createCliRepo } from './cli-repo.js'
 
 /** A bare audit repository whose work dir is the mirror, filled with the git CLI. */
-async function createRepo() {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'safe-coder-revert-'))
-  onTestFinished(() => rm(root, { recursive: true, force: true }))
-  const gitdir = path.join(root, 'audit.git')
-  const workDir = path.join(root, 'work')
-  await mkdir(workDir)
-  const git = async (...args: string[]): Promise<string> => {
-    const { stdout } = await execa(
-      'git',
-      [`--git-dir=${gitdir}`, `--work-tree=${workDir}`, ...args],
-      {
-        env: {
-          GIT_CONFIG_GLOBAL: '/dev/null',
-          GIT_CONFIG_NOSYSTEM: '1',
-          GIT_AUTHOR_NAME: 'test',
-          GIT_AUTHOR_EMAIL: 'test@example.invalid',
-          GIT_COMMITTER_NAME: 'test',
-          GIT_COMMITTER_EMAIL: 'test@example.invalid',
-        },
-      },
-    )
-    return stdout
-  }
-  await execa('git', ['init', '-q', '--bare', '-b', 'main', gitdir])
-  const commit = async (message: string, files: Record<string, string | null> = {}) => {
-    for (const [rel, content] of Object.entries(files)) {
-      const file = path.join(workDir, rel)
-      if (content === null) await rm(file, { force: true })
-      else {
-        await mkdir(path.dirname(file), { recursive: true })
-        await writeFile(file, content)
-      }
-    }
-    await git('add', '-A')
-    await git('commit', '-q', '--allow-empty', '-m', message)
-    return git('rev-parse', 'HEAD')
-  }
-  return { root, gitdir, workDir, git, commit }
+function createRepo() {
+  return createCliRepo('safe-coder-revert-')
 }
 
 type Repo = Awaited<ReturnType<typeof createRepo>>
