@@ -14,6 +14,8 @@ export const exitCodes: Record<ErrorCode, number> = {
   INTERNAL: 70,
   COPY_FAILED: 74,
   CONFIG_INVALID: 78,
+  PROVIDER_FAILED: 75,
+  STEP_LIMIT: 79,
   TIMEOUT: 124,
   ABORTED: 130,
 }

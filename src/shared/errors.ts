@@ -14,6 +14,8 @@ export const errorCodes = [
   'NOT_FOUND',
   'COPY_FAILED',
   'SYNC_CONFLICT',
+  'PROVIDER_FAILED',
+  'STEP_LIMIT',
   'TIMEOUT',
   'ABORTED',
   'INTERNAL',
@@ -88,4 +90,9 @@ export function errnoOf(error: unknown): string | undefined {
     return typeof code === 'string' ? code : undefined
   }
   return undefined
+}
+
+/** What was thrown, as something `throw` accepts under strict lint (a non-Error becomes one). */
+export function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value))
 }
