@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises'
 import type { SandboxBackend, ExecIO, ExecResult } from '../sandbox/types.js'
 import { commitChanges, initAuditRepo, snapshot, type AuditRepo } from '../git/index.js'
 import { SafeCoderError, isSafeCoderError } from '../shared/errors.js'
@@ -39,25 +40,32 @@ export async function createWorkspaceSession(options: {
   const { store, projectDir, tracking, signal } = options
   let record = await store.create(projectDir, options.backend.kind)
   const paths = store.paths(record.id)
-  const copied = await copyIn({
-    projectDir,
-    mirrorDir: paths.work,
-    exclude: tracking.exclude,
-    maxFileBytes: tracking.maxFileBytes,
-    ...(signal === undefined ? {} : { signal }),
-  })
-  const repo = await auditRepo(store, record.id, tracking.maxFileBytes)
-  const snap = await snapshot(repo, {
-    message: `snapshot: ${projectDir}`,
-    trailers: { Session: record.id },
-    ...(signal === undefined ? {} : { signal }),
-  })
-  await writeFileAtomic(paths.baseManifest, JSON.stringify(snap.manifest))
-  record = await store.update(record.id, () => ({ baseCommit: snap.commit, status: 'stopped' }))
+  let copied: CopyReport
+  try {
+    copied = await copyIn({
+      projectDir,
+      mirrorDir: paths.work,
+      exclude: tracking.exclude,
+      maxFileBytes: tracking.maxFileBytes,
+      ...(signal === undefined ? {} : { signal }),
+    })
+    const repo = await auditRepo(store, record.id, tracking.maxFileBytes)
+    const snap = await snapshot(repo, {
+      message: `snapshot: ${projectDir}`,
+      trailers: { Session: record.id },
+      ...(signal === undefined ? {} : { signal }),
+    })
+    await writeFileAtomic(paths.baseManifest, JSON.stringify(snap.manifest))
+    record = await store.update(record.id, () => ({ baseCommit: snap.commit, status: 'stopped' }))
+  } catch (error) {
+    // Before commit 0 a session holds no work, only a partial copy: leave nothing behind.
+    await rm(paths.dir, { recursive: true, force: true }).catch(() => undefined)
+    throw error
+  }
   await store.appendEvent(record.id, {
     type: 'session.created',
     project: projectDir,
-    commit: snap.commit,
+    commit: record.baseCommit,
     files: copied.files,
   })
   return { record, copied }
@@ -163,8 +171,56 @@ export async function execInSession(options: {
   }
 }
 
+/**
+ * The part of a resume that needs the session's lock (the caller holds it): removes sandboxes a
+ * dead owner left behind and commits what an interrupted command left in the mirror.
+ */
+export async function reclaimSession(options: {
+  store: SessionStore
+  id: string
+  backend: SandboxBackend
+  tracking: TrackingOptions
+  signal?: AbortSignal
+}): Promise<{ removedSandbox?: string; recovered?: { id: string; changed: number } }> {
+  const { store, id, backend, signal } = options
+  let removedSandbox: string | undefined
+  for (const sandbox of await backend.list(signal)) {
+    if (sandbox.sessionId === id) {
+      await backend.remove(sandbox.id, signal)
+      removedSandbox = sandbox.id
+    }
+  }
+  const repo = await auditRepo(store, id, options.tracking.maxFileBytes)
+  const recovered = await commitChanges(repo, {
+    message: 'recovered: changes left by an interrupted command',
+    trailers: { Session: id, Call: createId('call'), Exit: 'interrupted' },
+    scan: true,
+  })
+  await store.appendEvent(id, {
+    type: 'session.resumed',
+    removedSandbox: removedSandbox ?? null,
+    recovered: recovered?.commit ?? null,
+  })
+  return {
+    ...(removedSandbox === undefined ? {} : { removedSandbox }),
+    ...(recovered === undefined
+      ? {}
+      : { recovered: { id: recovered.commit, changed: recovered.changed.length } }),
+  }
+}
+
+/** Deletes a session's copy, history and transcript; waits for its lock so no one is using it. */
+export async function discardSession(store: SessionStore, id: string): Promise<void> {
+  const { paths, lock } = await lockSession(store, id)
+  try {
+    await rm(paths.dir, { recursive: true, force: true })
+  } finally {
+    await lock.release().catch(() => undefined)
+  }
+}
+
 /** A live session, locked for one command; the caller releases the lock. */
-async function lockSession(
+export async function lockSession(
   store: SessionStore,
   id: string,
 ): Promise<{ record: SessionRecord; paths: SessionPaths; lock: SessionLock }> {
@@ -201,19 +257,7 @@ export async function resumeSession(options: {
   const { store, id, backend, signal } = options
   const { record, paths, lock } = await lockSession(store, id)
   try {
-    let removedSandbox: string | undefined
-    for (const sandbox of await backend.list(signal)) {
-      if (sandbox.sessionId === id) {
-        await backend.remove(sandbox.id, signal)
-        removedSandbox = sandbox.id
-      }
-    }
-    const repo = await auditRepo(store, id, options.tracking.maxFileBytes)
-    const recovered = await commitChanges(repo, {
-      message: 'recovered: changes left by an interrupted command',
-      trailers: { Session: id, Call: createId('call'), Exit: 'interrupted' },
-      scan: true,
-    })
+    const { removedSandbox, recovered } = await reclaimSession(options)
     const sandbox = await backend.create(
       { sessionId: id, mirrorDir: paths.work, projectPath: record.projectPath },
       signal,
@@ -237,16 +281,9 @@ export async function resumeSession(options: {
       sandboxId: undefined,
       commits: r.commits + (recovered === undefined ? 0 : 1),
     }))
-    await store.appendEvent(id, {
-      type: 'session.resumed',
-      removedSandbox: removedSandbox ?? null,
-      recovered: recovered?.commit ?? null,
-    })
     return {
       ...(removedSandbox === undefined ? {} : { removedSandbox }),
-      ...(recovered === undefined
-        ? {}
-        : { recovered: { id: recovered.commit, changed: recovered.changed.length } }),
+      ...(recovered === undefined ? {} : { recovered }),
       sandboxKind: backend.kind,
     }
   } finally {

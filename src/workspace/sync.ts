@@ -132,3 +132,19 @@ async function resolveProjectDir(projectDir: string): Promise<string> {
     data: { projectDir },
   })
 }
+
+/** The outcome of an applied sync, with how to undo it. */
+export function formatSyncResult(
+  result: SyncResult,
+  projectDir: string,
+  sessionId: string,
+): string {
+  const n = result.applied.length
+  return (
+    `applied ${n} change${n === 1 ? '' : 's'} to ${projectDir}` +
+    (result.conflicts.length > 0
+      ? `; ${result.conflicts.length} conflict(s) left untouched (see above; --force PATH or --merge)`
+      : '') +
+    `\nundo with: safe-coder sync --undo ${sessionId}`
+  )
+}

@@ -1,9 +1,13 @@
-import { readFile, rm } from 'node:fs/promises'
-import { changedPaths, gitSyncSource, headCommit } from '../../git/index.js'
 import { acquireSessionLock } from '../../session/lock.js'
-import type { Manifest } from '../../shared/manifest.js'
+import { discardSession } from '../../session/workspace-session.js'
+import {
+  applySessionSync,
+  planSessionSync,
+  recoverSessionSync,
+  undoSessionSync,
+} from '../../session/session-sync.js'
 import { SafeCoderError } from '../../shared/errors.js'
-import { applySync, formatPlan, planSync, recoverSync, undoSync } from '../../workspace/sync.js'
+import { formatPlan, formatSyncResult } from '../../workspace/sync.js'
 import { println } from '../context.js'
 import { withCommonOptions, type CommonOptions } from '../options.js'
 import { openSessionContext, type SessionContext } from '../session-context.js'
@@ -47,15 +51,11 @@ export const registerSync: RegisterCommand = (program, ctx, setStatus) => {
     .option('--undo', 'restore the project as it was before the last sync of this session')
     .action(async (id: string, options: SyncOptions) => {
       const session = await openSessionContext(ctx, options)
-      const record = await session.store.read(id)
-      const paths = session.store.paths(id)
-      const lock = await acquireSessionLock(paths.lockFile, id)
+      await session.store.read(id)
+      const lock = await acquireSessionLock(session.store.paths(id).lockFile, id)
       try {
         // A sync killed half-way is rolled back before anything else touches the project.
-        const recovered = await recoverSync({
-          journalDir: paths.journals,
-          projectDir: record.projectPath,
-        })
+        const recovered = await recoverSessionSync(session, id)
         if (recovered.recovered !== undefined) {
           println(
             ctx.stderr,
@@ -63,7 +63,7 @@ export const registerSync: RegisterCommand = (program, ctx, setStatus) => {
           )
         }
         if (options.undo === true) {
-          await undo(session, id, record.lastSync, record.projectPath, ctx.stdout)
+          await undo(session, id, ctx.stdout)
           return
         }
         setStatus(await sync(session, id, options, ctx.stdout))
@@ -79,81 +79,22 @@ async function sync(
   options: SyncOptions,
   out: NodeJS.WritableStream,
 ): Promise<number> {
-  const record = await session.store.read(id)
-  const paths = session.store.paths(id)
-  if (record.baseCommit === undefined) {
-    throw new SafeCoderError('NOT_FOUND', `Session ${id} has no snapshot to sync from.`)
-  }
-  const repo = await session.repo(id)
-  const head = await headCommit(repo)
-  const base = JSON.parse(await readFile(paths.baseManifest, 'utf8')) as Manifest
-  const source = gitSyncSource(repo, head)
-  const baseSource = gitSyncSource(repo, record.baseCommit)
-  const plan = await planSync({
-    projectDir: record.projectPath,
-    base,
-    source,
-    changed: await changedPaths(repo, record.baseCommit, head),
-    maxFileBytes: session.tracking.maxFileBytes,
-    readBase: (path, entry) => baseSource.read(path, entry),
-    ...(options.only === undefined ? {} : { only: options.only }),
-    ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
-    ...(options.force === undefined ? {} : { force: options.force }),
-    ...(options.merge === true ? { merge: true } : {}),
-  })
-  out.write(withNewline(formatPlan(plan)))
-  if (options.dryRun === true) return plan.conflicts > 0 ? 65 : 0
-  const result = await applySync(plan, {
-    source,
-    journalDir: paths.journals,
-    confirmRisky: options.yes === true,
-  })
-  await session.store.update(id, () => ({
-    status: 'synced',
-    lastSync: result.id,
-    syncedCommit: head,
-  }))
-  await session.store.appendEvent(id, {
-    type: 'sync',
-    journal: result.id,
-    applied: result.applied.length,
-    conflicts: result.conflicts.length,
-  })
-  out.write(
-    `applied ${result.applied.length} change${result.applied.length === 1 ? '' : 's'} to ${record.projectPath}` +
-      (result.conflicts.length > 0
-        ? `; ${result.conflicts.length} conflict(s) left untouched (see above; --force PATH or --merge)`
-        : '') +
-      `\nundo with: safe-coder sync --undo ${id}\n`,
-  )
+  const planned = await planSessionSync(session, id, options)
+  out.write(withNewline(formatPlan(planned.plan)))
+  if (options.dryRun === true) return planned.plan.conflicts > 0 ? 65 : 0
+  const result = await applySessionSync(session, planned, { confirmRisky: options.yes === true })
+  out.write(withNewline(formatSyncResult(result, planned.projectPath, id)))
   return result.conflicts.length > 0 ? 65 : 0
 }
 
 async function undo(
   session: SessionContext,
   id: string,
-  journal: string | undefined,
-  projectDir: string,
   out: NodeJS.WritableStream,
 ): Promise<void> {
-  if (journal === undefined) {
-    throw new SafeCoderError('NOT_FOUND', `Session ${id} has no sync to undo.`, {
-      hint: '`safe-coder sessions` shows which sessions were synced.',
-    })
-  }
-  const { restored } = await undoSync({
-    journalDir: session.store.paths(id).journals,
-    id: journal,
-    projectDir,
-  })
-  await session.store.update(id, () => ({
-    status: 'stopped',
-    lastSync: undefined,
-    syncedCommit: undefined,
-  }))
-  await session.store.appendEvent(id, { type: 'sync.undone', journal })
+  const { restored, journal, projectPath } = await undoSessionSync(session, id)
   out.write(
-    `restored ${restored.length} file${restored.length === 1 ? '' : 's'} in ${projectDir} to how they were before sync ${journal}\n`,
+    `restored ${restored.length} file${restored.length === 1 ? '' : 's'} in ${projectPath} to how they were before sync ${journal}\n`,
   )
 }
 
@@ -175,12 +116,7 @@ export const registerDiscard: RegisterCommand = (program, ctx) => {
           },
         )
       }
-      const lock = await acquireSessionLock(session.store.paths(id).lockFile, id)
-      try {
-        await rm(session.store.paths(id).dir, { recursive: true, force: true })
-      } finally {
-        await lock.release().catch(() => undefined)
-      }
+      await discardSession(session.store, id)
       println(ctx.stdout, `discarded session ${id}`)
     })
 }
