@@ -45,7 +45,102 @@ export interface EventMap {
     durationMs: number
   }
   'image.progress': { image: string; step: string; detail?: string }
+
+  'session.created': {
+    sessionId: string
+    projectPath: string
+    backend: string
+    baseCommit: string
+    files: number
+  }
+  'session.status': { sessionId: string; status: SessionActivity; detail?: string }
+
+  'turn.started': { sessionId: string; turnId: string; prompt: string; at: number }
+  'turn.finished': {
+    sessionId: string
+    turnId: string
+    outcome: 'done' | 'aborted' | 'failed' | 'step-limit'
+    steps: number
+    durationMs: number
+    usage: TokenUsage
+    /** Totals of the session so far, this turn included. */
+    sessionUsage: TokenUsage
+    error?: ErrorInfo
+  }
+  /** A chunk of the assistant's streamed text. */
+  'agent.text': { sessionId: string; turnId: string; text: string }
+  'agent.step': {
+    sessionId: string
+    turnId: string
+    step: number
+    finishReason: string
+    usage: TokenUsage
+  }
+  'agent.retry': {
+    sessionId: string
+    turnId: string
+    attempt: number
+    delayMs: number
+    reason: string
+  }
+  'agent.compacted': {
+    sessionId: string
+    stage: 'pruned' | 'summarised'
+    beforeTokens: number
+    afterTokens: number
+  }
+
+  'tool.started': {
+    sessionId: string
+    turnId: string
+    callId: string
+    tool: string
+    /** One line: the arguments as people read them. */
+    args: string
+    at: number
+  }
+  'tool.finished': {
+    sessionId: string
+    turnId: string
+    callId: string
+    tool: string
+    isError: boolean
+    /** One line: "edited src/a.ts", "exit 1 in 2.1 s". */
+    summary: string
+    durationMs: number
+    commit?: string
+  }
+  'git.committed': {
+    sessionId: string
+    commit: string
+    callId: string
+    message: string
+    changed: { path: string; status: string }[]
+  }
+
+  'approval.requested': {
+    sessionId: string
+    requestId: string
+    callId: string
+    tool: string
+    args: string
+  }
+  'approval.resolved': {
+    sessionId: string
+    requestId: string
+    approved: boolean
+    by: 'user' | 'policy'
+  }
   error: { sessionId?: string; error: ErrorInfo }
 }
 
 export type EventName = keyof EventMap
+
+/** What a live session is doing (the persisted status in session.json is coarser). */
+export type SessionActivity = 'starting' | 'idle' | 'busy' | 'stopped' | 'failed'
+
+export interface TokenUsage {
+  inputTokens: number
+  outputTokens: number
+  totalTokens: number
+}

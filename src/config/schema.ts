@@ -46,6 +46,16 @@ const llm = z.strictObject({
   api_key: z.string().min(1).optional(),
   base_url: httpUrl.optional(),
   max_tokens: z.number().int().min(1).default(8192),
+  max_retries: z.number().int().min(0).max(10).default(4),
+  idle_timeout_s: z.number().positive().max(3600).default(90),
+  context_tokens: z.number().int().min(1024).optional(),
+})
+
+const agent = z.strictObject({
+  max_steps: z.number().int().min(1).max(1000).default(50),
+  approval: z.enum(['auto', 'ask', 'deny']).default('auto'),
+  bash_timeout_s: z.number().positive().max(86_400).default(300),
+  tool_output_chars: z.number().int().min(1000).max(1_000_000).default(30_000),
 })
 
 const network = z.strictObject({
@@ -92,6 +102,7 @@ export const configSchema = z.strictObject({
   docker: docker.prefault({}),
   vm: vm.prefault({}),
   llm: llm.prefault({}),
+  agent: agent.prefault({}),
   network: network.prefault({}),
   workspace: workspace.prefault({}),
   image: image.prefault({}),
@@ -100,6 +111,7 @@ export const configSchema = z.strictObject({
 export type Config = z.infer<typeof configSchema>
 export type BackendSetting = z.infer<typeof backend>
 export type ProviderName = z.infer<typeof provider>
+export type ApprovalPolicy = z.infer<typeof agent>['approval']
 
 /** Section and key names, for `config show` and for error messages. */
 export const configSections = Object.keys(configSchema.shape) as (keyof Config)[]

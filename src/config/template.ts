@@ -15,6 +15,7 @@ const sectionDocs: Record<keyof Config, string> = {
   docker: 'Containers on a Docker-API engine (Docker, or Podman through its compatible socket).',
   vm: 'KVM microVMs (Linux): Firecracker, or QEMU with its microvm machine.',
   llm: 'The model the agent talks to.',
+  agent: 'How the agent works: its step limit, approvals and tool limits.',
   network: 'Network access from the sandbox: none unless allowed here.',
   workspace: 'What is copied from the project into the sandbox.',
   image: 'The sandbox image `safe-coder image build` makes offline with debootstrap.',
@@ -75,6 +76,20 @@ const keyDocs: KeyDocs = {
       example: 'https://openrouter.ai/api/v1',
     },
     max_tokens: 'Most tokens the model may produce in one response.',
+    max_retries: 'Retries of a failed model request (429, 5xx, overloaded), honouring retry-after.',
+    idle_timeout_s: 'Fail a model response that sends nothing for this many seconds.',
+    context_tokens: {
+      text: 'Context window of the model, in tokens. Not set: known for common models, else 128000.',
+      example: 200000,
+    },
+  },
+  agent: {
+    max_steps: 'Most model steps in one turn before it stops with a step-limit error.',
+    approval:
+      '"auto" runs every tool call; "ask" asks before `bash` and file writes; "deny" allows reads only. Headless runs cannot ask: there "ask" denies, unless `run --yes`.',
+    bash_timeout_s: 'Longest a `bash` tool call may run, in seconds.',
+    tool_output_chars:
+      "Characters of a tool's output the model sees; the rest is cut with a marker.",
   },
   network: {
     allow: 'Hosts the sandbox may reach, through a host-side proxy. Empty: no network at all.',

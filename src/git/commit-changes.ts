@@ -19,6 +19,8 @@ export interface CommitChangesOptions {
   paths?: string[]
   /** Also find changes by a stat-cache scan of the whole mirror (after shell commands). */
   scan?: boolean
+  /** Commit even when nothing changed (an agent's read-only call is still part of the record). */
+  allowEmpty?: boolean
   signal?: AbortSignal
   /** Called for each file whose content is read (progress, and proof of what was read). */
   onRead?: (path: string) => void
@@ -63,7 +65,7 @@ export async function recordChanges(
       else await Promise.all([...reported].map((rel) => refresh.refreshPath(rel)))
       const changed = statuses(refresh.changes)
       const skipped = refresh.skipped.sort((a, b) => compare(a.path, b.path))
-      if (changed.length === 0) {
+      if (changed.length === 0 && options.allowEmpty !== true) {
         if (refresh.statsUpdated) await saveStatCache(repo.gitdir, state)
         return undefined
       }

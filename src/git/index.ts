@@ -72,7 +72,7 @@ export async function snapshot(repo: AuditRepo, options: SnapshotOptions): Promi
 // The history must show every change, command by command, without rereading the whole mirror.
 /**
  * Commits what changed since HEAD among `paths` (and, with `scan`, anywhere in the mirror).
- * Returns undefined when nothing changed: there are no empty commits.
+ * Returns undefined when nothing changed, unless `allowEmpty` asks for a commit anyway.
  *
  * Reported paths that could leave the mirror (absolute, `..`, NUL) are skipped and reported.
  *

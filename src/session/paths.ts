@@ -9,6 +9,8 @@ export interface SessionPaths {
   gitdir: string
   sessionFile: string
   eventsFile: string
+  /** The conversation, one JSON record a line, for `chat --session` to continue it. */
+  transcriptFile: string
   /** The base manifest (host files at copy-in), kept apart from session.json because it is large. */
   baseManifest: string
   /** Sync journals, one folder per sync, for undo and crash recovery. */
@@ -28,6 +30,7 @@ export function sessionPaths(stateDir: string, id: string): SessionPaths {
     gitdir: path.join(dir, 'audit.git'),
     sessionFile: path.join(dir, 'session.json'),
     eventsFile: path.join(dir, 'events.jsonl'),
+    transcriptFile: path.join(dir, 'transcript.jsonl'),
     baseManifest: path.join(dir, 'base-manifest.json'),
     journals: path.join(dir, 'journals'),
     lockFile: path.join(dir, 'lock'),

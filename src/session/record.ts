@@ -27,6 +27,10 @@ export const sessionRecordSchema = z.object({
   lastSync: z.string().optional(),
   /** The commit the last sync-back applied; work after it is unsynced. */
   syncedCommit: z.string().optional(),
+  /** Tokens the agent used in this session, across all its turns. */
+  usage: z
+    .object({ inputTokens: z.number(), outputTokens: z.number(), totalTokens: z.number() })
+    .optional(),
 })
 
 export type SessionRecord = z.infer<typeof sessionRecordSchema>
