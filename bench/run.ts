@@ -1,6 +1,7 @@
 import os from 'node:os'
 import { execa } from 'execa'
 import { VERSION } from '../src/shared/version.js'
+import { benchAgent } from './agent.js'
 import { benchCopyIn } from './copy-in.js'
 import { benchExec, benchSandboxReady } from './exec.js'
 import { benchGitCommit } from './git-commit.js'
@@ -30,5 +31,6 @@ const results = [
   })),
   ...(await benchGitDiff({ runs: 15 })),
   ...(await benchSync({ runs: 15 })),
+  ...(await benchAgent({ calls: Math.max(20, Math.round(runs / 2.5)) })),
 ]
 console.log(formatResults(results))

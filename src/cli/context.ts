@@ -9,6 +9,8 @@ export interface CliContext {
   env: NodeJS.ProcessEnv
   stdout: Writable
   stderr: Writable
+  /** Where interactive commands read from; default: the process's stdin. */
+  stdin?: NodeJS.ReadableStream
   /** Fires on SIGINT/SIGTERM; long commands pass it down. */
   signal: AbortSignal
 }

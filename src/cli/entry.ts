@@ -17,6 +17,7 @@ async function run(): Promise<void> {
     env: process.env,
     stdout: process.stdout,
     stderr: process.stderr,
+    stdin: process.stdin,
     signal: controller.signal,
   })
   process.exitCode = status

@@ -20,8 +20,12 @@ export function withCommonOptions(command: Command): Command {
 }
 
 /** The merged configuration with the command's flags on top. */
-export function loadCommandConfig(ctx: CliContext, options: CommonOptions): Promise<LoadedConfig> {
-  const flags: Record<string, { value: unknown; flag: string }> = {}
+export function loadCommandConfig(
+  ctx: CliContext,
+  options: CommonOptions,
+  extraFlags: Record<string, { value: unknown; flag: string }> = {},
+): Promise<LoadedConfig> {
+  const flags: Record<string, { value: unknown; flag: string }> = { ...extraFlags }
   if (options.backend !== undefined)
     flags['isolation.backend'] = { value: options.backend, flag: '--backend' }
   return loadConfig({

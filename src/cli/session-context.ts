@@ -17,8 +17,9 @@ export interface SessionContext {
 export async function openSessionContext(
   ctx: CliContext,
   options: CommonOptions,
+  flags: Record<string, { value: unknown; flag: string }> = {},
 ): Promise<SessionContext> {
-  const { config } = await loadCommandConfig(ctx, options)
+  const { config } = await loadCommandConfig(ctx, options, flags)
   const store = new SessionStore(stateDir(ctx.env))
   const tracking = {
     maxFileBytes: config.workspace.max_file_mb * 1024 * 1024,

@@ -6,6 +6,8 @@ import { registerExec } from './exec.js'
 import { registerGc } from './gc.js'
 import { registerImage } from './image.js'
 import { registerResume } from './resume.js'
+import { registerRun } from './run.js'
+import { registerChat } from './chat.js'
 import { registerReview } from './review.js'
 import { registerSessions } from './sessions.js'
 import { registerDiscard, registerSync } from './sync.js'
@@ -18,6 +20,8 @@ export type RegisterCommand = (program: Command, ctx: CliContext, setStatus: Set
 
 const modules: RegisterCommand[] = [
   registerDoctor,
+  registerChat,
+  registerRun,
   registerExec,
   registerSessions,
   registerReview,

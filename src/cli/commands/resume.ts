@@ -32,7 +32,7 @@ export const registerResume: RegisterCommand = (program, ctx) => {
       }
       println(
         ctx.stdout,
-        `session ${id} is ready: a new ${result.sandboxKind} sandbox started on its workspace (continue with: safe-coder exec --session ${id} -- …)`,
+        `session ${id} is ready: a new ${result.sandboxKind} sandbox started on its workspace (continue the conversation with: safe-coder chat --session ${id}, or run commands with: safe-coder exec --session ${id} -- …)`,
       )
     })
 }
