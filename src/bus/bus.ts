@@ -12,14 +12,19 @@ export interface BusOptions {
   onListenerError?: (error: unknown, event: string) => void
 }
 
+export interface SubscribeOptions {
+  signal?: AbortSignal
+  /**
+   * false: do not take the start-up backlog. For side listeners (an event socket, a log) that
+   * must not drain what the main subscriber (the dashboard, the printer) has yet to see.
+   */
+  replay?: boolean
+}
+
 export interface Bus<M> {
   emit<K extends keyof M>(name: K, payload: M[K]): void
-  on<K extends keyof M>(
-    name: K,
-    listener: Listener<M[K]>,
-    options?: { signal?: AbortSignal },
-  ): Disposable
-  onAny(listener: Listener<Envelope<M>>, options?: { signal?: AbortSignal }): Disposable
+  on<K extends keyof M>(name: K, listener: Listener<M[K]>, options?: SubscribeOptions): Disposable
+  onAny(listener: Listener<Envelope<M>>, options?: SubscribeOptions): Disposable
 }
 
 /** A typed event bus: plain-data payloads, disposable subscriptions, isolated listeners. */
@@ -82,6 +87,7 @@ export function createBus<M>(options: BusOptions = {}): Bus<M> {
         byName.set(name, set)
       }
       const subscription = subscribe(set as Set<typeof listener>, listener, opts?.signal)
+      if (opts?.replay === false) return subscription
       replay((event) => {
         if (event.name === name)
           call(listener, event.payload as Parameters<typeof listener>[0], name)
@@ -90,6 +96,7 @@ export function createBus<M>(options: BusOptions = {}): Bus<M> {
     },
     onAny(listener, opts) {
       const subscription = subscribe(any, listener, opts?.signal)
+      if (opts?.replay === false) return subscription
       replay((event) => {
         call(listener, event, event.name)
       })

@@ -48,6 +48,8 @@ export interface EventMap {
 
   'session.created': {
     sessionId: string
+    /** `remote`: created by another Safe Coder process, seen through its event socket. */
+    origin?: 'local' | 'remote'
     projectPath: string
     backend: string
     baseCommit: string

@@ -11,7 +11,8 @@ import { formatDuration } from '../shared/format.js'
  */
 export function printSessionEvents(
   bus: Bus<EventMap>,
-  sessionId: string,
+  /** undefined: every session on the bus (a run has one). */
+  sessionId: string | undefined,
   out: Writable,
   options: { text: boolean },
 ): DisposableStore {
@@ -29,10 +30,16 @@ export function printSessionEvents(
     name: K,
     listener: (payload: EventMap[K]) => void,
   ): void => {
+    // Every printer subscription leaves the start-up backlog to the one below.
     store.add(
-      bus.on(name, (payload) => {
-        if ((payload as { sessionId?: string }).sessionId === sessionId) listener(payload)
-      }),
+      bus.on(
+        name,
+        (payload) => {
+          const id = (payload as { sessionId?: string }).sessionId
+          if (sessionId === undefined || id === sessionId) listener(payload)
+        },
+        { replay: false },
+      ),
     )
   }
   mine('session.status', (e) => {

@@ -14,6 +14,7 @@ import { asError, isSafeCoderError, SafeCoderError, toErrorInfo } from '../share
 import { createId } from '../shared/ids.js'
 import { ApprovalGate, type ApprovalSettings } from './approvals.js'
 import type { SessionLock } from './lock.js'
+import { serveSessionEvents, type EventServer } from './event-server.js'
 import { observeSandbox } from './observed-sandbox.js'
 import type { SessionRecord } from './record.js'
 import {
@@ -76,6 +77,7 @@ export class AgentSession {
   #closed = false
   #lastTurn: TurnReport | undefined
   readonly #stats = new AbortController()
+  #server: EventServer | undefined
   readonly #gate: ApprovalGate
 
   private constructor(
@@ -110,7 +112,27 @@ export class AgentSession {
       })
       const messages = await loadTranscript(store.paths(id).transcriptFile)
       const session = new AgentSession(deps, record, lock, messages)
-      await session.#startSandbox(signal)
+      // Dashboards in other processes may watch; a failure to serve only costs that.
+      session.#server = await serveSessionEvents({
+        socketPath: store.paths(id).eventsSocket,
+        bus: deps.bus,
+        session: {
+          id,
+          projectPath: record.projectPath,
+          backend: deps.backend.kind,
+          origin: 'remote',
+          ownerPid: process.pid,
+        },
+        onAbort: () => {
+          session.abort()
+        },
+      }).catch(() => undefined)
+      try {
+        await session.#startSandbox(signal)
+      } catch (error) {
+        await session.#server?.close()
+        throw error
+      }
       return session
     } catch (error) {
       await lock.release()
@@ -218,6 +240,7 @@ export class AgentSession {
     this.abort()
     await this.#turn?.done
     this.#stats.abort()
+    await this.#server?.close().catch(() => undefined)
     try {
       await this.#sandbox?.dispose()
       this.record = await this.deps.store.update(this.id, (r) => ({

@@ -16,6 +16,8 @@ export interface SessionPaths {
   /** Sync journals, one folder per sync, for undo and crash recovery. */
   journals: string
   lockFile: string
+  /** Where the owning process serves the session's events to dashboards (event-server.ts). */
+  eventsSocket: string
 }
 
 export function sessionsDir(stateDir: string): string {
@@ -34,6 +36,7 @@ export function sessionPaths(stateDir: string, id: string): SessionPaths {
     baseManifest: path.join(dir, 'base-manifest.json'),
     journals: path.join(dir, 'journals'),
     lockFile: path.join(dir, 'lock'),
+    eventsSocket: path.join(dir, 'events.sock'),
   }
 }
 

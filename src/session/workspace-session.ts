@@ -1,4 +1,9 @@
 import { rm } from 'node:fs/promises'
+import type { Bus } from '../bus/bus.js'
+import type { EventMap } from '../bus/events.js'
+import { linkSignals } from '../shared/abort.js'
+import { serveSessionEvents } from './event-server.js'
+import { observeSandbox } from './observed-sandbox.js'
 import type { SandboxBackend, ExecIO, ExecResult } from '../sandbox/types.js'
 import { commitChanges, initAuditRepo, snapshot, type AuditRepo } from '../git/index.js'
 import { SafeCoderError, isSafeCoderError } from '../shared/errors.js'
@@ -94,11 +99,32 @@ export async function execInSession(options: {
   io?: ExecIO
   signal?: AbortSignal
   onProgress?: (step: string, detail?: string) => void
+  /** When given, the command is announced on it and served to dashboards while it runs. */
+  bus?: Bus<EventMap>
 }): Promise<SessionExecResult> {
-  const { store, id, signal } = options
+  const { store, id, signal, bus } = options
   const { record, paths, lock } = await lockSession(store, id)
+  const aborter = linkSignals(signal)
+  const server =
+    bus === undefined
+      ? undefined
+      : await serveSessionEvents({
+          socketPath: paths.eventsSocket,
+          bus,
+          session: {
+            id,
+            projectPath: record.projectPath,
+            backend: options.backend.kind,
+            origin: 'remote',
+            ownerPid: process.pid,
+          },
+          onAbort: () => {
+            aborter.controller.abort()
+          },
+        }).catch(() => undefined)
   try {
-    const sandbox = await options.backend.create(
+    bus?.emit('session.status', { sessionId: id, status: 'starting' })
+    const created = await options.backend.create(
       {
         sessionId: id,
         mirrorDir: paths.work,
@@ -107,11 +133,13 @@ export async function execInSession(options: {
       },
       signal,
     )
+    const sandbox = bus === undefined ? created : observeSandbox(created, id, bus)
     await store.update(id, () => ({
       status: 'active',
       sandboxId: sandbox.id,
       ownerPid: process.pid,
     }))
+    bus?.emit('session.status', { sessionId: id, status: 'busy' })
     const callId = createId('call')
     const started = Date.now()
     let result: ExecResult | undefined
@@ -122,7 +150,7 @@ export async function execInSession(options: {
           command: options.command,
           ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
         },
-        { ...options.io, ...(signal === undefined ? {} : { signal }) },
+        { ...options.io, signal: aborter.controller.signal },
       )
     } catch (error) {
       failure = error
@@ -155,6 +183,16 @@ export async function execInSession(options: {
       exit,
       commit: committed?.commit ?? null,
     })
+    if (committed !== undefined) {
+      bus?.emit('git.committed', {
+        sessionId: id,
+        commit: committed.commit,
+        callId,
+        message: `exec: ${options.command.join(' ')}`,
+        changed: committed.changed,
+      })
+    }
+    bus?.emit('session.status', { sessionId: id, status: 'stopped' })
     if (result === undefined) {
       if (isSafeCoderError(failure) || failure instanceof Error) throw failure
       throw new SafeCoderError('INTERNAL', 'The command produced no result.', { cause: failure })
@@ -167,6 +205,8 @@ export async function execInSession(options: {
         : { commit: { id: committed.commit, changed: committed.changed.length } }),
     }
   } finally {
+    aborter.dispose()
+    await server?.close().catch(() => undefined)
     await lock.release()
   }
 }

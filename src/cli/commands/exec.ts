@@ -1,5 +1,7 @@
 import path from 'node:path'
 import { Option } from 'commander'
+import { createBus } from '../../bus/bus.js'
+import type { EventMap } from '../../bus/events.js'
 import { selectBackend } from '../../sandbox/index.js'
 import { createWorkspaceSession, execInSession } from '../../session/workspace-session.js'
 import { SafeCoderError } from '../../shared/errors.js'
@@ -70,6 +72,8 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
           onStderr: (chunk) => ctx.stderr.write(chunk),
         },
         signal: ctx.signal,
+        // Dashboards in other processes watch the command through the session's event socket.
+        bus: createBus<EventMap>({ backlog: 0 }),
         onProgress: (step, detail) => {
           note(`${step}${detail === undefined ? '' : `: ${detail}`}`)
         },

@@ -4,10 +4,9 @@ import {
   formatStat,
   formatUnifiedDiff,
   readLog,
-  revertCommit,
 } from '../../git/index.js'
+import { revertInSession } from '../../session/review.js'
 import { acquireSessionLock } from '../../session/lock.js'
-import { createId } from '../../shared/ids.js'
 import type { Command } from 'commander'
 import { println } from '../context.js'
 import { splitAtDoubleDash } from '../double-dash.js'
@@ -101,17 +100,11 @@ export const registerReview: RegisterCommand = (program, ctx) => {
       await session.store.read(id)
       const lock = await acquireSessionLock(session.store.paths(id).lockFile, id)
       try {
-        const result = await revertCommit(await session.repo(id), {
-          commit,
-          ...(paths.length > 0 ? { paths } : {}),
-          trailers: { Session: id, Call: createId('call') },
-        })
-        await session.store.update(id, (r) => ({ commits: r.commits + 1 }))
-        await session.store.appendEvent(id, {
-          type: 'revert',
-          reverted: commit,
-          commit: result.commit,
-        })
+        const result = await revertInSession(
+          session,
+          id,
+          paths.length > 0 ? { commit, paths } : { commit },
+        )
         println(
           ctx.stdout,
           `reverted ${commit.slice(0, 12)} as ${result.commit.slice(0, 12)} (${result.changed.length} files)`,

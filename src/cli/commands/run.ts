@@ -2,7 +2,12 @@ import path from 'node:path'
 import type { AgentSession, TurnReport } from '../../session/agent-session.js'
 import { asError, SafeCoderError, toErrorInfo, type ErrorInfo } from '../../shared/errors.js'
 import { formatPlan, formatSyncResult, type SyncResult } from '../../workspace/sync.js'
-import { openAgentContext, withAgentOptions, type AgentOptions } from '../agent-setup.js'
+import {
+  openAgentContext,
+  singlePath,
+  withAgentOptions,
+  type AgentOptions,
+} from '../agent-setup.js'
 import { printSessionEvents } from '../agent-output.js'
 import { println, type CliContext } from '../context.js'
 import type { RegisterCommand, SetStatus } from './index.js'
@@ -57,11 +62,12 @@ async function runTask(
     interactive: false,
     yes: options.yes === true,
   })
+  const printer = printSessionEvents(agent.bus, undefined, ctx.stderr, { text: true })
   const session =
     options.session === undefined
-      ? (await agent.manager.create(path.resolve(ctx.cwd, options.path ?? '.'), ctx.signal)).session
+      ? (await agent.manager.create(path.resolve(ctx.cwd, singlePath(options.path)), ctx.signal))
+          .session
       : await agent.manager.open(options.session, ctx.signal)
-  const printer = printSessionEvents(agent.bus, session.id, ctx.stderr, { text: true })
   let report: TurnReport | undefined
   let failure: unknown
   let synced: SyncResult | undefined
