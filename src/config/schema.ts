@@ -62,6 +62,19 @@ const network = z.strictObject({
   allow: z.array(z.string().min(1)).default([]),
 })
 
+const tui = z.strictObject({
+  mouse: z.boolean().default(false),
+  fps: z.number().int().min(1).max(60).default(30),
+  log_lines: z.number().int().min(100).max(1_000_000).default(10_000),
+  /** Action name → key or keys, e.g. { sync = "S", quit = ["q", "C-q"] }. */
+  keys: z
+    .record(
+      z.string().regex(/^[a-z][a-z.-]*$/, 'an action name such as "sync" or "log.search"'),
+      z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    )
+    .default({}),
+})
+
 const workspace = z.strictObject({
   exclude: z.array(z.string().min(1)).default([]),
   /** Files larger than this are not copied in (reported as skipped). */
@@ -104,6 +117,7 @@ export const configSchema = z.strictObject({
   llm: llm.prefault({}),
   agent: agent.prefault({}),
   network: network.prefault({}),
+  tui: tui.prefault({}),
   workspace: workspace.prefault({}),
   image: image.prefault({}),
 })

@@ -17,6 +17,7 @@ const sectionDocs: Record<keyof Config, string> = {
   llm: 'The model the agent talks to.',
   agent: 'How the agent works: its step limit, approvals and tool limits.',
   network: 'Network access from the sandbox: none unless allowed here.',
+  tui: 'The dashboard (`safe-coder tui`).',
   workspace: 'What is copied from the project into the sandbox.',
   image: 'The sandbox image `safe-coder image build` makes offline with debootstrap.',
 }
@@ -94,6 +95,13 @@ const keyDocs: KeyDocs = {
   network: {
     allow: 'Hosts the sandbox may reach, through a host-side proxy. Empty: no network at all.',
   },
+  tui: {
+    mouse:
+      "Capture the mouse (click to focus, wheel to scroll). Off keeps the terminal's copy and paste; `m` toggles it.",
+    fps: 'Most screen redraws per second; nothing is drawn while idle.',
+    log_lines: "Lines each session's process log keeps; older lines fall off.",
+    keys: 'Key bindings by action, replacing the defaults (`?` in the dashboard lists every action), e.g. { "review.sync" = "S", quit = ["q", "C-q"] }.',
+  },
   workspace: {
     exclude: 'Extra gitignore-style patterns left out of the copy; .gitignore is always honoured.',
     max_file_mb: 'Files larger than this many MiB are not copied in; they are reported as skipped.',
@@ -143,7 +151,13 @@ function keyLines(leaf: ConfigLeaf, defaultValue: unknown): string[] {
   const doc = docs[leaf.key]
   if (doc === undefined) throw new Error(`config key ${leaf.path} has no documentation`)
   const text = typeof doc === 'string' ? doc : doc.text
-  const value = defaultValue ?? (typeof doc === 'string' ? undefined : doc.example)
+  // An empty table says nothing: show the example instead.
+  const emptyTable =
+    typeof defaultValue === 'object' &&
+    defaultValue !== null &&
+    Object.keys(defaultValue).length === 0
+  const example = typeof doc === 'string' ? undefined : doc.example
+  const value = emptyTable && example !== undefined ? example : (defaultValue ?? example)
   if (value === undefined) throw new Error(`config key ${leaf.path} has no default and no example`)
   const notes = [`${text} Type: ${describeExpected(leaf.node)}.`, environmentNote(leaf.path)]
   const entry = formatTomlEntry(leaf.key, value, width - 2).map((line) => `# ${line}`)

@@ -9,7 +9,7 @@ export function formatTomlValue(value: unknown): string {
   if (value instanceof Date) return value.toISOString()
   if (isPlainObject(value)) {
     const entries = Object.entries(value).map(([k, v]) => `${k} = ${formatTomlValue(v)}`)
-    return `{ ${entries.join(', ')} }`
+    return entries.length === 0 ? '{}' : `{ ${entries.join(', ')} }`
   }
   return String(value)
 }
