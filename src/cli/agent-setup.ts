@@ -19,7 +19,7 @@ import { openSessionContext, type SessionContext } from './session-context.js'
 
 /** Options of the commands that run the agent (`chat`, `run`). */
 export interface AgentOptions extends CommonOptions {
-  path?: string
+  path?: string | string[]
   session?: string
   provider?: string
   model?: string
@@ -27,10 +27,21 @@ export interface AgentOptions extends CommonOptions {
   demoScript?: string
 }
 
-/** Adds the agent options to a command. */
-export function withAgentOptions(command: Command): Command {
-  return withCommonOptions(command)
-    .option('-p, --path <dir>', 'the project to work on (a copy of it)', '.')
+/** Adds the agent options to a command; `manyPaths` makes --path repeatable (the dashboard). */
+export function withAgentOptions(command: Command, options: { manyPaths?: boolean } = {}): Command {
+  const withPath =
+    options.manyPaths === true
+      ? withCommonOptions(command).option(
+          '-p, --path <dir>',
+          'a project to open a session on (repeatable; default: the current directory)',
+          (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+        )
+      : withCommonOptions(command).option(
+          '-p, --path <dir>',
+          'the project to work on (a copy of it)',
+          '.',
+        )
+  return withPath
     .option('-s, --session <id>', 'continue this session and its conversation instead')
     .addOption(
       new Option('--provider <name>', 'model provider (overrides [llm] provider)').choices([
@@ -130,4 +141,9 @@ async function readDemoScript(ctx: CliContext, file: string): Promise<DemoScript
     )
   }
   return parseDemoScript(text, file)
+}
+
+/** The one --path of `run` and `chat` (the dashboard takes several). */
+export function singlePath(value: string | string[] | undefined): string {
+  return (Array.isArray(value) ? value[0] : value) ?? '.'
 }

@@ -85,7 +85,10 @@ function laterTurn(view: DemoView): DemoStep {
     return call(`Running \`${command}\` in the sandbox.`, 'bash', { command })
   }
   if (ran !== undefined) {
-    return { text: `Finished: ${lastLine(ran.output)}.`, tool_calls: [] }
+    const lines = ran.output.trim().split('\n')
+    const exit = lines.findLast((l) => /^exit code /.test(l)) ?? 'done'
+    const said = lines.filter((l) => !/^exit code |^\(no output\)$/.test(l)).at(-1)
+    return { text: `Finished (${exit})${said === undefined ? '.' : `: ${said}`}`, tool_calls: [] }
   }
   return {
     text: 'This is the offline demo model: it follows a script rather than thinking. Type `run <command>` and I will run it in the sandbox, or connect a real provider with `--provider`.',
@@ -157,10 +160,6 @@ function report(target: string | undefined, edited: boolean, bashOutput: string)
 
 function firstLine(text: string): string {
   return text.trim().split('\n')[0] ?? ''
-}
-
-function lastLine(text: string): string {
-  return text.trim().split('\n').at(-1) ?? ''
 }
 
 function shellQuote(text: string): string {

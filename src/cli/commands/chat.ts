@@ -7,6 +7,7 @@ import { formatPlan, formatSyncResult } from '../../workspace/sync.js'
 import { writingActions } from '../../workspace/sync-types.js'
 import {
   openAgentContext,
+  singlePath,
   withAgentOptions,
   type AgentContext,
   type AgentOptions,
@@ -15,6 +16,7 @@ import { printSessionEvents } from '../agent-output.js'
 import { println, type CliContext } from '../context.js'
 import { createLineReader, type LineReader } from '../line-reader.js'
 import type { RegisterCommand } from './index.js'
+import { runDashboard } from './tui.js'
 
 interface ChatOptions extends AgentOptions {
   tui?: boolean
@@ -38,19 +40,27 @@ const help = [
 export const registerChat: RegisterCommand = (program, ctx) => {
   withAgentOptions(program.command('chat'))
     .description('talk to the agent about a project; it works on a sandboxed copy')
-    .option('--no-tui', 'line-mode chat on this terminal instead of the dashboard')
+    .option('--no-tui', 'line-mode chat instead of the dashboard (the default without a terminal)')
     .action(async (options: ChatOptions) => {
-      if (options.tui !== false) {
-        println(
-          ctx.stderr,
-          'safe-coder: the dashboard is not part of this version yet; using line mode (--no-tui).',
-        )
+      const terminal =
+        (ctx.stdout as { isTTY?: boolean }).isTTY === true &&
+        ((ctx.stdin ?? process.stdin) as { isTTY?: boolean }).isTTY === true
+      if (options.tui !== false && terminal) {
+        await runDashboard(ctx, {
+          ...options,
+          ...(options.session === undefined ? { path: [singlePath(options.path)] } : { path: [] }),
+        })
+        return
       }
       const agent = await openAgentContext(ctx, options, { interactive: true, yes: false })
       const session =
         options.session === undefined
-          ? (await agent.manager.create(path.resolve(ctx.cwd, options.path ?? '.'), ctx.signal))
-              .session
+          ? (
+              await agent.manager.create(
+                path.resolve(ctx.cwd, singlePath(options.path)),
+                ctx.signal,
+              )
+            ).session
           : await agent.manager.open(options.session, ctx.signal)
       const reader = createLineReader(ctx.stdin ?? process.stdin, ctx.stdout)
       let choice: ExitChoice = 'keep'

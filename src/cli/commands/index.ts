@@ -8,6 +8,7 @@ import { registerImage } from './image.js'
 import { registerResume } from './resume.js'
 import { registerRun } from './run.js'
 import { registerChat } from './chat.js'
+import { registerTui } from './tui.js'
 import { registerReview } from './review.js'
 import { registerSessions } from './sessions.js'
 import { registerDiscard, registerSync } from './sync.js'
@@ -20,6 +21,7 @@ export type RegisterCommand = (program: Command, ctx: CliContext, setStatus: Set
 
 const modules: RegisterCommand[] = [
   registerDoctor,
+  registerTui,
   registerChat,
   registerRun,
   registerExec,
