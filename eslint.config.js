@@ -90,6 +90,11 @@ export default tseslint.config(
     ['bus', 'session', 'agent', 'sandbox', 'workspace', 'git', 'tui', 'cli'],
     'config/ only reads configuration.',
   ),
+  layer(
+    'network',
+    ['bus', 'config', 'session', 'agent', 'sandbox', 'workspace', 'git', 'tui', 'cli'],
+    'network/ (the egress proxy and its policy) runs inside a sidecar container: it imports only shared/.',
+  ),
   layer('sandbox', ['bus', 'session', 'tui', 'cli', 'agent', 'git'], engines),
   layer('sandbox/docker', ['bus', 'session', 'tui', 'cli', 'agent', 'git'], engines),
   layer('workspace', ['bus', 'session', 'tui', 'cli', 'agent'], engines),
