@@ -18,7 +18,7 @@ async function benchImage(backend: DockerBackend): Promise<string> {
   return (await inspectImage(docker, SANDBOX_IMAGE)) === undefined ? BUSYBOX_IMAGE : SANDBOX_IMAGE
 }
 
-function backendFor(image: string): DockerBackend {
+export function backendFor(image: string): DockerBackend {
   return new DockerBackend({
     kind: 'docker',
     image,

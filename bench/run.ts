@@ -3,6 +3,7 @@ import { execa } from 'execa'
 import { VERSION } from '../src/shared/version.js'
 import { benchAgent } from './agent.js'
 import { benchCopyIn } from './copy-in.js'
+import { benchNetwork } from './network.js'
 import { benchExec, benchSandboxReady } from './exec.js'
 import { benchGitCommit } from './git-commit.js'
 import { benchGitDiff } from './git-diff.js'
@@ -31,6 +32,7 @@ const results = [
   })),
   ...(await benchGitDiff({ runs: 15 })),
   ...(await benchSync({ runs: 15 })),
+  ...(await benchNetwork()),
   ...(await benchAgent({ calls: Math.max(20, Math.round(runs / 2.5)) })),
 ]
 console.log(formatResults(results))

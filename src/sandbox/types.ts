@@ -3,6 +3,8 @@
  * and never learns which one it has.
  */
 
+import type { NetworkPolicy, ProxyEvent } from '../network/types.js'
+
 export type BackendKind = 'docker' | 'podman' | 'qemu' | 'firecracker'
 
 /** Where the sandbox sees the project. Every path given to a Sandbox is confined here. */
@@ -33,6 +35,19 @@ export interface SandboxSpec {
   env?: Record<string, string>
   /** Slow preparation steps (an image pull, a VM boot), for the user to watch. */
   onProgress?: (step: string, detail?: string) => void
+  /** Egress. Absent or mode `none`: no network at all (the default). */
+  network?: SandboxNetwork
+}
+
+export interface SandboxNetwork {
+  policy: NetworkPolicy
+  /**
+   * Host path of a JSON file holding the current policy ({mode, allow, deny}); the proxy re-reads
+   * it when it changes, so a host can be allowed while the session runs. The caller writes it.
+   */
+  policyFile: string
+  /** Every connection the proxy allowed or denied. */
+  onEvent?: (event: ProxyEvent) => void
 }
 
 export interface ExecRequest {

@@ -9,11 +9,12 @@ import type {
   SandboxInfo,
   SandboxSpec,
 } from '../types.js'
-import { buildContainerSpec, hostUser } from './container-spec.js'
+import { buildContainerSpec, hostUser, sandboxEnv } from './container-spec.js'
 import { DockerSandbox } from './docker-sandbox.js'
 import { engineMessage, sandboxError, statusOf } from './engine-errors.js'
 import { ensureImage, inspectImage, missingImageHint } from './image.js'
-import { LABEL } from './labels.js'
+import { LABEL, ownerKey, ownerOf } from './labels.js'
+import { prepareNetwork, removeSessionResources } from './network.js'
 import type { DockerBackendOptions } from './options.js'
 import { probeEngine } from './probe.js'
 
@@ -58,11 +59,13 @@ export class DockerBackend implements SandboxBackend {
       ...(spec.onProgress === undefined ? {} : { onProgress: spec.onProgress }),
     })
     signal?.throwIfAborted()
-    const createOptions = buildContainerSpec(spec, this.options)
+    const network = await prepareNetwork(docker, spec, this.options, { signal })
+    const createOptions = buildContainerSpec(spec, this.options, network.container)
     let container: Docker.Container
     try {
       container = await docker.createContainer(createOptions)
     } catch (error) {
+      await network.release().catch(() => undefined)
       throw createError(this.options, error)
     }
     try {
@@ -70,33 +73,71 @@ export class DockerBackend implements SandboxBackend {
       signal?.throwIfAborted()
     } catch (error) {
       await container.remove({ force: true }).catch(() => undefined)
+      await network.release().catch(() => undefined)
       if (signal?.aborted === true)
         throw new SafeCoderError('ABORTED', 'Creating the sandbox was cancelled.')
       throw createError(this.options, error)
     }
     const user = spec.user ?? hostUser()
-    return new DockerSandbox(this.kind, container, `${user.uid}:${user.gid}`, {
-      HOME: '/tmp',
-      ...spec.env,
-    })
+    return new DockerSandbox(
+      this.kind,
+      container,
+      `${user.uid}:${user.gid}`,
+      sandboxEnv(spec, network.container),
+      () => network.release(),
+    )
   }
 
+  /**
+   * Sandbox containers, one entry each. A session's proxy and networks are not sandboxes: they
+   * go with theirs (see `remove`), and appear here only when a crash left them without one.
+   */
   async list(signal?: AbortSignal): Promise<SandboxInfo[]> {
     const docker = await this.client(signal)
-    const containers = await docker.listContainers({
-      all: true,
-      filters: { label: [LABEL.session] },
-    })
-    return containers.map((c) => ({
-      id: c.Id,
+    const [containers, networks] = await Promise.all([
+      docker.listContainers({ all: true, filters: { label: [LABEL.session] } }),
+      docker.listNetworks({ filters: { label: [LABEL.session] } }),
+    ])
+    const info = (
+      id: string,
+      labels: Record<string, string>,
+      createdAt: number,
+      state: string,
+    ) => ({
+      id,
       kind: this.kind,
-      sessionId: c.Labels[LABEL.session] ?? '',
-      ownerPid: Number(c.Labels[LABEL.ownerPid] ?? 0),
-      ownerHost: c.Labels[LABEL.ownerHost] ?? '',
-      createdAt: c.Created * 1000,
-      projectPath: c.Labels[LABEL.path] ?? '',
-      state: c.State,
-    }))
+      ...ownerOf(labels),
+      createdAt,
+      projectPath: labels[LABEL.path] ?? '',
+      state,
+    })
+    const sandboxes = containers.filter((c) => (c.Labels[LABEL.role] ?? 'sandbox') === 'sandbox')
+    const owners = new Set(sandboxes.map((c) => ownerKey(ownerOf(c.Labels))))
+    const found: SandboxInfo[] = sandboxes.map((c) =>
+      info(c.Id, c.Labels, c.Created * 1000, c.State),
+    )
+    const leftovers = [
+      ...containers
+        .filter((c) => c.Labels[LABEL.role] === 'egress-proxy')
+        .map((c) =>
+          info(c.Id, c.Labels, c.Created * 1000, `egress proxy without its sandbox (${c.State})`),
+        ),
+      ...networks.map((n) =>
+        info(
+          n.Id,
+          n.Labels ?? {},
+          Date.parse(n.Created) || 0,
+          `network ${n.Name} without its sandbox`,
+        ),
+      ),
+    ]
+    for (const leftover of leftovers) {
+      const key = ownerKey(leftover)
+      if (owners.has(key)) continue
+      owners.add(key)
+      found.push(leftover)
+    }
+    return found
   }
 
   async imageStatus(signal?: AbortSignal): Promise<ImageInfo> {
@@ -114,15 +155,34 @@ export class DockerBackend implements SandboxBackend {
     }
   }
 
+  /** Removes a sandbox with its proxy and networks (or what a crash left of them: see list). */
   async remove(id: string, signal?: AbortSignal): Promise<void> {
     const docker = await this.client(signal)
+    const labels = await labelsOf(docker, id)
+    if (labels === undefined) return
     try {
-      await docker.getContainer(id).remove({ force: true, v: true })
+      if (labels.kind === 'container')
+        await docker.getContainer(id).remove({ force: true, v: true })
     } catch (error) {
-      if (statusOf(error) === 404) return
-      throw sandboxError(id, 'removing the container', error)
+      if (statusOf(error) !== 404) throw sandboxError(id, 'removing the container', error)
     }
+    await removeSessionResources(docker, ownerOf(labels.labels))
   }
+}
+
+/** A container's or network's labels, and which it is; undefined when neither exists. */
+async function labelsOf(
+  docker: Docker,
+  id: string,
+): Promise<{ labels: Record<string, string>; kind: 'container' | 'network' } | undefined> {
+  const gone = (error: unknown): undefined => {
+    if (statusOf(error) === 404) return undefined
+    throw sandboxError(id, 'inspecting it', error)
+  }
+  const container = await docker.getContainer(id).inspect().catch(gone)
+  if (container !== undefined) return { labels: container.Config.Labels, kind: 'container' }
+  const network = await docker.getNetwork(id).inspect().catch(gone)
+  return network === undefined ? undefined : { labels: network.Labels ?? {}, kind: 'network' }
 }
 
 /** The mirror must be an existing host directory; a typo here would bind-mount nothing useful. */

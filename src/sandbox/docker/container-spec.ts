@@ -1,6 +1,7 @@
 import type { ContainerCreateOptions } from 'dockerode'
 import { WORKSPACE, type SandboxSpec } from '../types.js'
 import { sandboxLabels } from './labels.js'
+import { NO_NETWORK, type ContainerNetwork } from './network.js'
 import type { DockerBackendOptions } from './options.js'
 
 /**
@@ -17,9 +18,11 @@ export const IDLE_COMMAND = [
 export function buildContainerSpec(
   spec: SandboxSpec,
   options: DockerBackendOptions,
+  network: ContainerNetwork = NO_NETWORK,
 ): ContainerCreateOptions {
   const user = spec.user ?? hostUser()
-  const env = { HOME: '/tmp', ...spec.env }
+  const env = sandboxEnv(spec, network)
+  const isolated = network.mode === 'none'
   return {
     name: `safe-coder-${spec.sessionId}`,
     Image: options.image,
@@ -28,7 +31,7 @@ export function buildContainerSpec(
     WorkingDir: WORKSPACE,
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     Labels: sandboxLabels(spec),
-    NetworkDisabled: true,
+    ...(isolated ? { NetworkDisabled: true } : {}),
     AttachStdin: false,
     AttachStdout: false,
     AttachStderr: false,
@@ -36,7 +39,9 @@ export function buildContainerSpec(
     HostConfig: {
       // Mounts (not Binds): a mirror path containing ':' or ',' cannot be misparsed.
       Mounts: [{ Type: 'bind', Source: spec.mirrorDir, Target: WORKSPACE, ReadOnly: false }],
-      NetworkMode: 'none',
+      NetworkMode: network.mode,
+      ...(network.dns === undefined ? {} : { Dns: network.dns }),
+      ...(network.dnsOptions === undefined ? {} : { DnsOptions: network.dnsOptions }),
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
       Privileged: false,
@@ -53,7 +58,13 @@ export function buildContainerSpec(
       AutoRemove: false,
       RestartPolicy: { Name: 'no' },
     },
+    ...(isolated ? {} : { NetworkingConfig: { EndpointsConfig: { [network.mode]: {} } } }),
   }
+}
+
+/** The environment of the container and of every exec: the proxy's variables win. */
+export function sandboxEnv(spec: SandboxSpec, network: ContainerNetwork): Record<string, string> {
+  return { HOME: '/tmp', ...spec.env, ...network.env }
 }
 
 /** The host user's ids; files the sandbox creates in the mirror then belong to them. */

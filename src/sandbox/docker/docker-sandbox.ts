@@ -30,6 +30,8 @@ export class DockerSandbox implements Sandbox {
     private readonly container: Docker.Container,
     private readonly user: string,
     private readonly env: Record<string, string>,
+    /** Removes what the sandbox needed besides its container (its networks and proxy). */
+    private readonly release: () => Promise<void> = () => Promise.resolve(),
   ) {
     this.id = container.id
   }
@@ -107,15 +109,26 @@ export class DockerSandbox implements Sandbox {
   }
 
   dispose(): Promise<void> {
-    this.disposed ??= this.container.remove({ force: true, v: true }).then(
-      () => undefined,
-      (error: unknown) => {
-        // Already gone is the state we wanted.
-        const gone = sandboxError(this.id, 'removing the container', error)
-        if (gone.code !== 'SANDBOX_GONE') throw gone
-      },
-    )
+    this.disposed ??= this.removeAll()
     return this.disposed
+  }
+
+  private async removeAll(): Promise<void> {
+    let failure: SafeCoderError | undefined
+    try {
+      await this.container.remove({ force: true, v: true })
+    } catch (error) {
+      // Already gone is the state we wanted.
+      const gone = sandboxError(this.id, 'removing the container', error)
+      if (gone.code !== 'SANDBOX_GONE') failure = gone
+    }
+    // The networks go even when the container would not: they are no use without it.
+    try {
+      await this.release()
+    } catch (error) {
+      failure ??= sandboxError(this.id, 'removing its network', error)
+    }
+    if (failure !== undefined) throw failure
   }
 
   private script(
