@@ -1,3 +1,4 @@
+import type { NetConnection } from '../network/types.js'
 import type { ErrorInfo } from '../shared/errors.js'
 
 /**
@@ -11,6 +12,8 @@ export interface EventMap {
     backend: string
     state: 'creating' | 'running' | 'stopped' | 'gone' | 'failed'
     detail?: string
+    /** The egress mode of a running sandbox: `open` is shown loudly. */
+    network?: 'none' | 'allowlist' | 'open'
   }
   'sandbox.stats': {
     sessionId: string
@@ -120,6 +123,11 @@ export interface EventMap {
     changed: { path: string; status: string }[]
   }
 
+  /** A connection the session's egress proxy let through (reported when it ends). */
+  'net.allowed': NetEvent
+  /** A connection the proxy refused, and why. */
+  'net.denied': NetEvent
+
   'approval.requested': {
     sessionId: string
     requestId: string
@@ -140,6 +148,9 @@ export type EventName = keyof EventMap
 
 /** What a live session is doing (the persisted status in session.json is coarser). */
 export type SessionActivity = 'starting' | 'idle' | 'busy' | 'stopped' | 'failed'
+
+/** A connection through a session's egress proxy (see network/types.ts). */
+export type NetEvent = { sessionId: string } & NetConnection
 
 export interface TokenUsage {
   inputTokens: number

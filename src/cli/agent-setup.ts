@@ -14,11 +14,19 @@ import type { AgentSettings } from '../session/agent-session.js'
 import { SessionManager } from '../session/manager.js'
 import { errnoOf, SafeCoderError } from '../shared/errors.js'
 import type { CliContext } from './context.js'
-import { withCommonOptions, type CommonOptions } from './options.js'
+import {
+  withCommonOptions,
+  withNetworkOptions,
+  type CommonOptions,
+  type NetworkOptions,
+} from './options.js'
+import { resolveNetworkPolicy } from '../session/network.js'
+import type { NetworkPolicy } from '../network/types.js'
+import { println } from './context.js'
 import { openSessionContext, type SessionContext } from './session-context.js'
 
 /** Options of the commands that run the agent (`chat`, `run`). */
-export interface AgentOptions extends CommonOptions {
+export interface AgentOptions extends CommonOptions, NetworkOptions {
   path?: string | string[]
   session?: string
   provider?: string
@@ -41,7 +49,7 @@ export function withAgentOptions(command: Command, options: { manyPaths?: boolea
           'the project to work on (a copy of it)',
           '.',
         )
-  return withPath
+  return withNetworkOptions(withPath)
     .option('-s, --session <id>', 'continue this session and its conversation instead')
     .addOption(
       new Option('--provider <name>', 'model provider (overrides [llm] provider)').choices([
@@ -116,7 +124,13 @@ export async function openAgentContext(
     toolOutputChars: config.agent.tool_output_chars,
     approval: { policy, interactive: approval.interactive },
   }
+  const network = resolveNetworkPolicy(config.network, {
+    ...(options.network === undefined ? {} : { mode: options.network }),
+    ...(options.allowHost === undefined ? {} : { allowHosts: options.allowHost }),
+  })
+  warnOpenNetwork(ctx, network)
   const manager = new SessionManager({
+    network,
     store: session.store,
     bus,
     backend,
@@ -146,4 +160,13 @@ async function readDemoScript(ctx: CliContext, file: string): Promise<DemoScript
 /** The one --path of `run` and `chat` (the dashboard takes several). */
 export function singlePath(value: string | string[] | undefined): string {
   return (Array.isArray(value) ? value[0] : value) ?? '.'
+}
+
+/** `open` is available but never quiet. */
+export function warnOpenNetwork(ctx: CliContext, policy: NetworkPolicy): void {
+  if (policy.mode !== 'open') return
+  println(
+    ctx.stderr,
+    'safe-coder: WARNING: the sandbox has an OPEN network: anything inside it can reach the internet and your local network. Use --network allowlist --allow-host HOST to limit it.',
+  )
 }

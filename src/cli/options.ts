@@ -35,3 +35,26 @@ export function loadCommandConfig(
     ...(options.config === undefined ? {} : { configFile: options.config }),
   })
 }
+
+/** Options of the commands that start sandboxes (`exec`, `run`, `chat`, `tui`). */
+export interface NetworkOptions {
+  network?: 'none' | 'allowlist' | 'open'
+  allowHost?: string[]
+}
+
+/** Adds --network and --allow-host to a command. */
+export function withNetworkOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option('--network <mode>', 'egress of the sandbox (overrides [network] mode)').choices([
+        'none',
+        'allowlist',
+        'open',
+      ]),
+    )
+    .option(
+      '--allow-host <host>',
+      'let the sandbox reach this host through the logging proxy (repeatable; HOST, HOST:PORT, *.DOMAIN, preset:npm)',
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
+}

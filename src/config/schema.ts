@@ -59,7 +59,9 @@ const agent = z.strictObject({
 })
 
 const network = z.strictObject({
+  mode: z.enum(['none', 'allowlist', 'open']).default('none'),
   allow: z.array(z.string().min(1)).default([]),
+  deny: z.array(z.string().min(1)).default([]),
 })
 
 const tui = z.strictObject({

@@ -93,8 +93,12 @@ const keyDocs: KeyDocs = {
       "Characters of a tool's output the model sees; the rest is cut with a marker.",
   },
   network: {
-    allow: 'Hosts the sandbox may reach, through a host-side proxy. Empty: no network at all.',
+    mode: '"none": no network at all; "allowlist": only `allow` hosts, through a proxy that logs every connection; "open": unrestricted (said loudly everywhere). User file, --config, env or flag only (never a project file).',
+    allow:
+      'Hosts the sandbox may reach in "allowlist" mode: "pkgs.example.com", "*.example.org", "10.1.2.3:8080", or a preset: "preset:npm", "preset:pypi", "preset:crates", "preset:go", "preset:debian". User file, --config or flag only (never a project file).',
+    deny: 'Hosts refused even when `allow` (or "open") would let them through. Same forms.',
   },
+
   tui: {
     mouse:
       "Capture the mouse (click to focus, wheel to scroll). Off keeps the terminal's copy and paste; `m` toggles it.",

@@ -15,6 +15,8 @@ import { createId } from '../shared/ids.js'
 import { ApprovalGate, type ApprovalSettings } from './approvals.js'
 import type { SessionLock } from './lock.js'
 import { serveSessionEvents, type EventServer } from './event-server.js'
+import { policyFile, sandboxNetwork, writePolicy } from './network.js'
+import type { NetworkPolicy } from '../network/types.js'
 import { observeSandbox } from './observed-sandbox.js'
 import type { SessionRecord } from './record.js'
 import {
@@ -43,6 +45,8 @@ export interface AgentSettings {
 }
 
 export interface AgentSessionDeps {
+  /** Egress policy of the sessions this opens; absent: no network. */
+  network?: NetworkPolicy
   store: SessionStore
   bus: Bus<EventMap>
   backend: SandboxBackend
@@ -78,6 +82,7 @@ export class AgentSession {
   #lastTurn: TurnReport | undefined
   readonly #stats = new AbortController()
   #server: EventServer | undefined
+  #network: NetworkPolicy | undefined
   readonly #gate: ApprovalGate
 
   private constructor(
@@ -89,6 +94,7 @@ export class AgentSession {
     this.#messages = messages
     this.#usage = record.usage ?? zeroUsage
     this.#gate = new ApprovalGate(record.id, deps.settings.approval, deps.bus)
+    this.#network = deps.network
   }
 
   /**
@@ -216,6 +222,33 @@ export class AgentSession {
     return diffs.map(({ path, status, added, removed }) => ({ path, status, added, removed }))
   }
 
+  /** The session's egress policy (mode `none` when it has no network). */
+  get network(): NetworkPolicy {
+    return this.#network ?? { mode: 'none', allow: [], deny: [] }
+  }
+
+  /**
+   * Lets the sandbox reach one more host from now on (the proxy re-reads its policy file).
+   * Only in allow-list mode: a session without network gets none by surprise.
+   */
+  async allowHost(host: string, port?: number): Promise<NetworkPolicy> {
+    const policy = this.#network
+    if (policy?.mode !== 'allowlist') {
+      throw new SafeCoderError(
+        'USAGE',
+        `Session ${this.id} has ${policy?.mode === 'open' ? 'an open network already' : 'no network'}; hosts are allowed only in allow-list mode.`,
+        { hint: 'Start the session with --allow-host HOST (or [network] mode = "allowlist").' },
+      )
+    }
+    const entry = port === undefined ? host : `${host}:${port}`
+    const next = { ...policy, allow: [...new Set([...policy.allow, entry])] }
+    await writePolicy(policyFile(this.deps.store.paths(this.id)), next)
+    this.#network = next
+    this.record = await this.deps.store.update(this.id, () => ({ network: next }))
+    await this.deps.store.appendEvent(this.id, { type: 'net.allow-added', entry })
+    return next
+  }
+
   /** The plan of bringing this session's work into its project (the session holds the lock). */
   planSync(selection: SyncSelection = {}): Promise<PlannedSync> {
     return planSessionSync(this.deps, this.id, selection)
@@ -271,11 +304,18 @@ export class AgentSession {
       backend: backend.kind,
       state: 'creating',
     })
+    const network = await sandboxNetwork({
+      store,
+      id: this.id,
+      bus,
+      policy: this.#network,
+    })
     const raw = await backend.create(
       {
         sessionId: this.id,
         mirrorDir: paths.work,
         projectPath: this.record.projectPath,
+        ...(network === undefined ? {} : { network }),
         onProgress: (step, detail) => {
           this.#status('starting', detail === undefined ? step : `${step}: ${detail}`)
         },
@@ -288,12 +328,14 @@ export class AgentSession {
       status: 'active',
       sandboxId: raw.id,
       ownerPid: process.pid,
+      network: this.#network ?? { mode: 'none', allow: [], deny: [] },
     }))
     bus.emit('sandbox.state', {
       sessionId: this.id,
       sandboxId: raw.id,
       backend: backend.kind,
       state: 'running',
+      network: this.#network?.mode ?? 'none',
     })
     void this.#pumpStats(raw)
     this.#status('idle')

@@ -30,6 +30,8 @@ export interface SessionClient {
   /** Applies the plan last returned by `planSync` for this session. */
   applySync(id: string): Promise<SyncResultView>
   undoSync(id: string): Promise<{ restored: number }>
+  /** Lets an allow-list session reach one more host from now on. */
+  allowHost(id: string, host: string, port: number): Promise<void>
 }
 
 export interface SessionSummary {

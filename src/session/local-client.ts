@@ -180,6 +180,10 @@ export class LocalSessionClient implements SessionClient {
     return { restored: result.restored.length }
   }
 
+  async allowHost(id: string, host: string, port: number): Promise<void> {
+    await this.#own(id, 'allow hosts in').allowHost(host, port)
+  }
+
   #local(id: string): AgentSession | undefined {
     return this.options.manager.list().find((s) => s.id === id)
   }

@@ -2,6 +2,7 @@ import type { Bus } from '../bus/bus.js'
 import type { EventMap } from '../bus/events.js'
 import type { Tool } from '../agent/tools/types.js'
 import type { ChatModel } from '../agent/types.js'
+import type { NetworkPolicy } from '../network/types.js'
 import type { SandboxBackend } from '../sandbox/types.js'
 import { SafeCoderError } from '../shared/errors.js'
 import type { CopyReport } from '../workspace/copy-in.js'
@@ -10,6 +11,8 @@ import type { SessionStore } from './store.js'
 import { createWorkspaceSession, type TrackingOptions } from './workspace-session.js'
 
 export interface SessionManagerOptions {
+  /** Egress policy of every session it opens; absent: no network. */
+  network?: NetworkPolicy
   store: SessionStore
   bus: Bus<EventMap>
   backend: SandboxBackend

@@ -27,6 +27,14 @@ export const sessionRecordSchema = z.object({
   lastSync: z.string().optional(),
   /** The commit the last sync-back applied; work after it is unsynced. */
   syncedCommit: z.string().optional(),
+  /** The egress policy its sandboxes run with (absent: none). */
+  network: z
+    .object({
+      mode: z.enum(['none', 'allowlist', 'open']),
+      allow: z.array(z.string()),
+      deny: z.array(z.string()),
+    })
+    .optional(),
   /** Tokens the agent used in this session, across all its turns. */
   usage: z
     .object({ inputTokens: z.number(), outputTokens: z.number(), totalTokens: z.number() })

@@ -4,6 +4,8 @@ import type { EventMap } from '../bus/events.js'
 import { linkSignals } from '../shared/abort.js'
 import { serveSessionEvents } from './event-server.js'
 import { observeSandbox } from './observed-sandbox.js'
+import { sandboxNetwork } from './network.js'
+import type { NetworkPolicy } from '../network/types.js'
 import type { SandboxBackend, ExecIO, ExecResult } from '../sandbox/types.js'
 import { commitChanges, initAuditRepo, snapshot, type AuditRepo } from '../git/index.js'
 import { SafeCoderError, isSafeCoderError } from '../shared/errors.js'
@@ -101,6 +103,8 @@ export async function execInSession(options: {
   onProgress?: (step: string, detail?: string) => void
   /** When given, the command is announced on it and served to dashboards while it runs. */
   bus?: Bus<EventMap>
+  /** Egress policy; absent: no network. */
+  network?: NetworkPolicy
 }): Promise<SessionExecResult> {
   const { store, id, signal, bus } = options
   const { record, paths, lock } = await lockSession(store, id)
@@ -124,11 +128,13 @@ export async function execInSession(options: {
         }).catch(() => undefined)
   try {
     bus?.emit('session.status', { sessionId: id, status: 'starting' })
+    const network = await sandboxNetwork({ store, id, bus, policy: options.network })
     const created = await options.backend.create(
       {
         sessionId: id,
         mirrorDir: paths.work,
         projectPath: record.projectPath,
+        ...(network === undefined ? {} : { network }),
         ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
       },
       signal,
@@ -138,6 +144,7 @@ export async function execInSession(options: {
       status: 'active',
       sandboxId: sandbox.id,
       ownerPid: process.pid,
+      network: options.network ?? { mode: 'none', allow: [], deny: [] },
     }))
     bus?.emit('session.status', { sessionId: id, status: 'busy' })
     const callId = createId('call')

@@ -10,7 +10,13 @@ import type { Modal } from './overlays/modal.js'
 import type { Overlay } from './overlays/overlay.js'
 import type { PaneSet } from './panes.js'
 import type { Pane } from './panes/types.js'
-import { closeSession, newSession, quit, type FlowContext } from './session-flows.js'
+import {
+  closeSession,
+  newSession,
+  quit,
+  type FlowContext,
+  allowDeniedHost,
+} from './session-flows.js'
 import type { ViewAction } from './state/reduce.js'
 import type { ViewState } from './state/types.js'
 
@@ -134,6 +140,9 @@ export function createCommands(o: CommandsOptions): Commands {
         return true
       case 'abort':
         return abortTurn()
+      case 'allow-host':
+        void allowDeniedHost(flows)
+        return true
       case 'mouse':
         mouse = !mouse
         applyMouse()

@@ -29,6 +29,11 @@ export const defaultActions = {
   },
   abort: { keys: ['escape'], label: 'cancel the running turn', scope: 'global' },
   mouse: { keys: ['m'], label: 'toggle mouse capture', scope: 'global' },
+  'allow-host': {
+    keys: ['a'],
+    label: 'allow the host the proxy last refused (asks)',
+    scope: 'global',
+  },
   review: { keys: ['d'], label: "review the session's changes", scope: 'global' },
 
   up: { keys: ['up', 'k'], label: 'up', scope: 'global' },

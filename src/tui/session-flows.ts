@@ -132,3 +132,21 @@ function count(n: number, noun: string): string {
 }
 
 export { keptMessage }
+
+/** `a`: allows the host the proxy last refused in the focused session, after asking. */
+export async function allowDeniedHost(ctx: FlowContext): Promise<void> {
+  const id = ctx.state().focused
+  const denied = id === undefined ? undefined : ctx.state().sessions[id]?.lastDenied
+  if (id === undefined || denied === undefined) {
+    ctx.notify('info', 'no refused connection to allow in this session')
+    return
+  }
+  const where = `${denied.host}:${denied.port}`
+  if (!(await ctx.modal.confirm(`Let this session's sandbox reach ${where} from now on?`))) return
+  try {
+    await ctx.client.allowHost(id, denied.host, denied.port)
+    ctx.notify('info', `${where} allowed for this session (the proxy logs every connection)`)
+  } catch (error) {
+    ctx.notify('error', describe(error))
+  }
+}

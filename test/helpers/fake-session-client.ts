@@ -165,6 +165,10 @@ export function createFakeSessionClient(bus: Bus<EventMap>): FakeSessionClient {
       record('undoSync', id)
       return Promise.resolve({ restored: 0 })
     },
+    allowHost(id, host, port) {
+      record('allowHost', id, host, port)
+      return Promise.resolve()
+    },
   }
   return client
 }

@@ -13,6 +13,8 @@ import { loadCommandConfig, withCommonOptions, type CommonOptions } from '../opt
 import type { RegisterCommand } from './index.js'
 
 interface DoctorReport {
+  /** `[network]` as configured: sessions get this egress unless a flag says otherwise. */
+  network: { mode: string; allow: string[]; deny: string[] }
   version: string
   backends: ProbeResult[]
   selected?: string
@@ -40,6 +42,7 @@ export const registerDoctor: RegisterCommand = (program, ctx, setStatus) => {
 async function runDoctor(ctx: CliContext, options: CommonOptions): Promise<DoctorReport> {
   const { config } = await loadCommandConfig(ctx, options)
   const report: DoctorReport = {
+    network: config.network,
     version: VERSION,
     backends: await probeAll(config, ctx.env, ctx.signal),
   }
@@ -139,9 +142,21 @@ function printReport(ctx: CliContext, report: DoctorReport): void {
     out()
     out(iso.isolated ? 'Isolation verified.' : 'Isolation is NOT complete: see the ✗ lines above.')
   }
+  out()
+  out(`Network (configured for new sessions): ${describeConfiguredNetwork(report.network)}`)
   if (report.problem !== undefined) {
     out()
     out(`✗ ${report.problem.message}`)
     if (report.problem.hint !== undefined) out(`  hint: ${report.problem.hint}`)
   }
+}
+
+function describeConfiguredNetwork(n: DoctorReport['network']): string {
+  if (n.mode === 'open') {
+    return '✗ OPEN: sandboxes can reach the internet and your local network without limit ([network] mode = "open")'
+  }
+  if (n.mode === 'allowlist') {
+    return `✓ allow-list through a logging proxy: ${n.allow.length === 0 ? 'no host yet' : n.allow.join(', ')}`
+  }
+  return '✓ none (no interface but loopback)'
 }

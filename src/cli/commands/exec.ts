@@ -7,11 +7,18 @@ import { createWorkspaceSession, execInSession } from '../../session/workspace-s
 import { SafeCoderError } from '../../shared/errors.js'
 import { formatBytes, formatDuration } from '../../shared/format.js'
 import { println } from '../context.js'
-import { withCommonOptions, type CommonOptions } from '../options.js'
+import {
+  withCommonOptions,
+  withNetworkOptions,
+  type CommonOptions,
+  type NetworkOptions,
+} from '../options.js'
+import { resolveNetworkPolicy } from '../../session/network.js'
+import { warnOpenNetwork } from '../agent-setup.js'
 import { openSessionContext } from '../session-context.js'
 import type { RegisterCommand } from './index.js'
 
-interface ExecOptions extends CommonOptions {
+interface ExecOptions extends CommonOptions, NetworkOptions {
   session?: string
   project?: string
   timeout?: number
@@ -24,7 +31,7 @@ interface ExecOptions extends CommonOptions {
  * project itself is never touched; `safe-coder sync` brings the work back after review.
  */
 export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
-  withCommonOptions(program.command('exec'))
+  withNetworkOptions(withCommonOptions(program.command('exec')))
     .description(
       'run a command in a session sandbox and record what it changed (the project is not modified)',
     )
@@ -42,6 +49,11 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
       const note = (line: string): void => {
         if (options.quiet !== true) println(ctx.stderr, `safe-coder: ${line}`)
       }
+      const network = resolveNetworkPolicy(session.config.network, {
+        ...(options.network === undefined ? {} : { mode: options.network }),
+        ...(options.allowHost === undefined ? {} : { allowHosts: options.allowHost }),
+      })
+      warnOpenNetwork(ctx, network)
       const { backend, probe } = await selectBackend(session.config, ctx.env, ctx.signal)
       let id = options.session
       if (id === undefined) {
@@ -74,6 +86,7 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
         signal: ctx.signal,
         // Dashboards in other processes watch the command through the session's event socket.
         bus: createBus<EventMap>({ backlog: 0 }),
+        network,
         onProgress: (step, detail) => {
           note(`${step}${detail === undefined ? '' : `: ${detail}`}`)
         },

@@ -6,6 +6,8 @@ import {
   readLog,
 } from '../../git/index.js'
 import { revertInSession } from '../../session/review.js'
+import { readConnections } from '../../session/network.js'
+import { formatBytes, formatDuration } from '../../shared/format.js'
 import { acquireSessionLock } from '../../session/lock.js'
 import type { Command } from 'commander'
 import { println } from '../context.js'
@@ -32,7 +34,23 @@ export const registerReview: RegisterCommand = (program, ctx) => {
         println(ctx.stdout, JSON.stringify(log, null, 2))
         return
       }
+      // Connections through the egress proxy, between the commits they happened among.
+      const connections = (await readConnections(session.store, id)).reverse()
+      const printConnectionsAfter = (ms: number): void => {
+        while (connections.length > 0 && (connections[0]?.at ?? 0) >= ms) {
+          const c = connections.shift()
+          if (c === undefined) break
+          const when = new Date(c.at).toISOString().replace('T', ' ').slice(0, 19)
+          println(
+            ctx.stdout,
+            c.allowed
+              ? `net           ${when}  allowed ${c.host}:${c.port} (${c.kind}) ${formatBytes(c.bytesIn)} in ${formatDuration(c.durationMs)}`
+              : `net           ${when}  DENIED  ${c.host}:${c.port} (${c.kind}): ${c.reason ?? 'not allowed'}`,
+          )
+        }
+      }
       for (const commit of log) {
+        printConnectionsAfter(commit.timestamp * 1000)
         const when = new Date(commit.timestamp * 1000).toISOString().replace('T', ' ').slice(0, 19)
         const exit = commit.trailers.Exit === undefined ? '' : `  exit ${commit.trailers.Exit}`
         println(ctx.stdout, `${commit.oid.slice(0, 12)}  ${when}  ${commit.subject}${exit}`)

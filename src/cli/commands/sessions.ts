@@ -51,9 +51,16 @@ export const registerSessions: RegisterCommand = (program, ctx) => {
         const sync = r.unsynced ? 'unsynced' : r.syncedCommit !== undefined ? 'synced' : '-'
         println(
           ctx.stdout,
-          `${r.id.padEnd(20)} ${r.status.padEnd(9)} ${r.backend.padEnd(8)} ${String(r.commits).padStart(7)} ${String(r.changedFiles ?? '?').padStart(7)}  ${sync.padEnd(8)} ${r.projectPath}`,
+          `${r.id.padEnd(20)} ${r.status.padEnd(9)} ${r.backend.padEnd(8)} ${String(r.commits).padStart(7)} ${String(r.changedFiles ?? '?').padStart(7)}  ${sync.padEnd(8)} ${r.projectPath}${networkNote(r.network?.mode)}`,
         )
       }
       for (const d of damaged) println(ctx.stdout, `${d.id.padEnd(20)} damaged   ${d.message}`)
     })
+}
+
+/** Sessions with network say so; an open one says it loudly. */
+function networkNote(mode: 'none' | 'allowlist' | 'open' | undefined): string {
+  if (mode === 'open') return '  [OPEN NETWORK: unrestricted]'
+  if (mode === 'allowlist') return '  [network: allow-list]'
+  return ''
 }

@@ -70,9 +70,13 @@ export function sandboxState(
   now: number,
 ): SessionView {
   if (p.state === 'running') {
-    return session.stats.startedAt === undefined
-      ? { ...session, stats: { ...session.stats, startedAt: now } }
-      : session
+    const network = p.network ?? session.network
+    if (session.stats.startedAt !== undefined && network === session.network) return session
+    return {
+      ...session,
+      ...(network === undefined ? {} : { network }),
+      stats: { ...session.stats, startedAt: session.stats.startedAt ?? now },
+    }
   }
   if (p.state === 'creating' || session.stats.startedAt === undefined) return session
   // Stopped, gone or failed: the next `running` is a new sandbox, with its own uptime.
@@ -126,4 +130,24 @@ export function clientTimeline(session: SessionView, commits: TimelineCommit[]):
     at: c.at,
   }))
   return { ...session, timeline }
+}
+
+/**
+ * A connection through the session's egress proxy: one meta line in the process log
+ * ("net allowed registry.npmjs.org:443 (CONNECT) 1.2 MiB in 340 ms" / "net DENIED …: reason"),
+ * and the latest denied host, which the dashboard offers to allow.
+ */
+export function netEvent(
+  session: SessionView,
+  p: EventMap['net.allowed'],
+  allowed: boolean,
+): SessionView {
+  const where = sanitizeLine(`${p.host}:${p.port}`)
+  const what = p.kind === 'connect' ? 'CONNECT' : `${p.method ?? 'GET'} ${p.path ?? '/'}`
+  const text = allowed
+    ? `net allowed ${where} (${sanitizeLine(what)}) ${formatBytes(p.bytesIn)} in ${formatDuration(p.durationMs)}`
+    : `net DENIED ${where} (${sanitizeLine(what)}): ${sanitizeLine(p.reason ?? 'not allowed')}`
+  execLog(session.log)?.meta('net', text)
+  if (allowed) return { ...session }
+  return { ...session, lastDenied: { host: sanitizeLine(p.host), port: p.port } }
 }

@@ -150,6 +150,10 @@ function sessionEvent(
       return chat.approvalRequested(s, action.payload)
     case 'approval.resolved':
       return chat.approvalResolved(s, action.payload)
+    case 'net.allowed':
+      return exec.netEvent(s, action.payload, true)
+    case 'net.denied':
+      return exec.netEvent(s, action.payload, false)
     case 'copy.progress':
     case 'copy.finished':
       return s

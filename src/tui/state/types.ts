@@ -51,6 +51,10 @@ export interface SessionView {
   approvals: { requestId: string; callId: string; tool: string; args: string }[]
   usage: TokenUsage
   lastError?: ErrorInfo
+  /** Egress mode of its sandbox; `open` is shown loudly in the status bar. */
+  network?: 'none' | 'allowlist' | 'open'
+  /** The latest connection the egress proxy refused, which `a` offers to allow. */
+  lastDenied?: { host: string; port: number }
 }
 
 export type ChatEntry =

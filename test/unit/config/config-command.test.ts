@@ -10,7 +10,7 @@ describe('safe-coder config show', () => {
     const dirs = await makeConfigDirs()
     const file = await dirs.write(
       path.join(dirs.project, '.safecoderrc.toml'),
-      '[docker]\nimage = "x"\n[network]\nallow = ["pypi.org"]\n',
+      '[docker]\nimage = "x"\n[network]\ndeny = ["pypi.org"]\n',
     )
     const env = {
       ...dirs.env,
@@ -26,7 +26,7 @@ describe('safe-coder config show', () => {
     expect(result.stdout).toMatch(/^ {2}backend = "docker" +# env SAFE_CODER_BACKEND$/m)
     expect(result.stdout).toMatch(new RegExp(`^  image = "x" +# ${file}$`, 'm'))
     expect(result.stdout).toMatch(/^ {2}memory_mb = 2048 +# default$/m)
-    expect(result.stdout).toMatch(/^ {2}allow = \["pypi.org"\] +# /m)
+    expect(result.stdout).toMatch(/^ {2}deny = \["pypi.org"\] +# /m)
     expect(result.stdout).toMatch(/^ {2}# runtime \(not set\)$/m)
     expect(result.stdout).toMatch(/^ {2}api_key = "sk-…abcd" +# env ANTHROPIC_API_KEY$/m)
     expect(result.stdout).not.toContain('0123456789')

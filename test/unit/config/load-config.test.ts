@@ -44,13 +44,13 @@ describe('loadConfig precedence', () => {
 
   it('replaces arrays instead of concatenating them', async () => {
     const dirs = await makeConfigDirs()
-    await dirs.write(dirs.userFile, '[network]\nallow = ["a.example", "b.example"]\n')
+    await dirs.write(dirs.userFile, '[network]\ndeny = ["a.example", "b.example"]\n')
     await dirs.write(
       path.join(dirs.project, '.safecoderrc.toml'),
-      '[network]\nallow = ["c.example"]\n',
+      '[network]\ndeny = ["c.example"]\n',
     )
     const loaded = await loadConfig({ cwd: dirs.project, env: dirs.env })
-    expect(loaded.config.network.allow).toEqual(['c.example'])
+    expect(loaded.config.network.deny).toEqual(['c.example'])
   })
 
   it('finds the user file under XDG_CONFIG_HOME when it is set', async () => {

@@ -117,6 +117,10 @@ export function createClient(): FakeClient {
       record('undoSync', id)
       return Promise.resolve({ restored: 2 })
     },
+    allowHost(id, host, port) {
+      record('allowHost', id, host, port)
+      return Promise.resolve()
+    },
   }
   return client
 }
