@@ -57,6 +57,11 @@ export const defaultActions = {
   'review.next-hunk': { keys: ['n'], label: 'next hunk', scope: 'review' },
   'review.prev-hunk': { keys: ['p'], label: 'previous hunk', scope: 'review' },
   'review.toggle': { keys: ['space'], label: 'accept / reject file', scope: 'review' },
+  'review.reject-hunk': {
+    keys: ['h'],
+    label: 'reject the current hunk (reverts it, asks)',
+    scope: 'review',
+  },
   'review.revert': { keys: ['r'], label: 'revert commit or file (asks)', scope: 'review' },
   'review.sync': { keys: ['s'], label: 'sync plan, then apply (asks)', scope: 'review' },
   'review.undo': { keys: ['u'], label: 'undo the last sync (asks)', scope: 'review' },

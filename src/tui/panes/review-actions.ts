@@ -130,3 +130,39 @@ export async function undoLastSync(deps: ReviewDeps, model: ReviewModel): Promis
   deps.notify('info', `sync undone: ${plural(restored, 'file')} restored in the project`)
   return true
 }
+
+/**
+ * `h`: rejects the current hunk by reverting just that hunk as a new commit. In one commit's
+ * review the hunk is that commit's; in the whole-session review only when a single commit
+ * changed the file (then the session's hunk is that commit's hunk); otherwise it says to open
+ * the commit from the timeline.
+ */
+export async function rejectHunk(deps: ReviewDeps, model: ReviewModel): Promise<boolean> {
+  const { client, confirm, notify } = deps
+  const id = model.sessionId
+  const file = selectedFile(model)
+  if (file === undefined || file.hunks.length === 0) {
+    notify('info', 'no hunk here to reject')
+    return false
+  }
+  const index = Math.min(model.hunk, file.hunks.length - 1)
+  let commit = model.commit
+  if (commit === undefined) {
+    const touching = (await client.timeline(id))
+      .slice(0, -1)
+      .filter((c) => c.files.some((f) => f.path === file.path))
+    if (touching.length !== 1 || touching[0] === undefined) {
+      notify(
+        'warn',
+        `${file.path} changed in ${plural(touching.length, 'commit')}: reject hunks in one commit's review (Enter on the timeline)`,
+      )
+      return false
+    }
+    commit = touching[0].commit
+  }
+  const question = `reject hunk ${index + 1} of ${file.path} (reverts it as a new commit)?`
+  if (!(await confirm(question))) return false
+  const done = await client.revert(id, { commit, hunk: { path: file.path, index } })
+  notify('info', `hunk ${index + 1} of ${file.path} reverted as ${short(done.commit)}`)
+  return true
+}

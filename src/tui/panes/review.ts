@@ -7,6 +7,7 @@ import {
   syncReviewed,
   undoLastSync,
   type ReviewDeps,
+  rejectHunk,
 } from './review-actions.js'
 import {
   createReviewModel,
@@ -173,6 +174,9 @@ export function createReviewPane(ctx: PaneContext): ReviewPane {
       case 'review.revert':
         run(m, revertSelected)
         break
+      case 'review.reject-hunk':
+        run(m, rejectHunk)
+        break
       case 'review.sync':
         run(m, syncReviewed)
         break
@@ -221,6 +225,7 @@ export function createReviewPane(ctx: PaneContext): ReviewPane {
       ['review.next-file', 'file'],
       ['review.next-hunk', 'hunk'],
       ['review.toggle', 'reject'],
+      ['review.reject-hunk', 'reject hunk'],
       ['review.revert', 'revert'],
       ['review.sync', 'sync'],
       ['review.undo', 'undo sync'],

@@ -247,6 +247,42 @@ describe('the review overlay', () => {
     await expect.poll(() => t.ctx.notices.at(-1)?.text).toContain('back as it was at copy-in')
   })
 
+  it('rejects the current hunk of a commit by reverting that hunk, after asking', async () => {
+    const t = setup()
+    const commit = 'c2'.repeat(20)
+    await t.pane.open('s1', commit)
+    t.pane.handle('review.reject-hunk')
+    await expect.poll(() => t.client.callsOf('revert').length).toBe(1)
+    expect(t.ctx.questions[0]).toMatch(
+      /^reject hunk 1 of src\/a\.ts \(reverts it as a new commit\)\?$/,
+    )
+    expect(t.client.callsOf('revert')[0]).toEqual([
+      's1',
+      { commit, hunk: { path: 'src/a.ts', index: 0 } },
+    ])
+  })
+
+  it('rejects a hunk in the whole-session review only when one commit changed the file', async () => {
+    const t = setup()
+    const file = (path: string) => ({ path, status: 'modified', added: 1, removed: 0 })
+    t.client.commits = [
+      { commit: 'c3', subject: 'bash: sed', at: 3, files: [file('src/a.ts')] },
+      { commit: 'c1', subject: 'edit_file: src/a.ts', at: 1, files: [file('src/a.ts')] },
+      { commit: 'c0', subject: 'snapshot: /p', at: 0, files: [file('src/a.ts')] },
+    ]
+    await t.pane.open('s1')
+    t.pane.handle('review.reject-hunk')
+    await expect.poll(() => t.ctx.notices.at(-1)?.text).toMatch(/changed in 2 commits/)
+    expect(t.client.callsOf('revert')).toEqual([])
+    t.client.commits = [t.client.commits[1], t.client.commits[2]].filter((c) => c !== undefined)
+    t.pane.handle('review.reject-hunk')
+    await expect.poll(() => t.client.callsOf('revert').length).toBe(1)
+    expect(t.client.callsOf('revert')[0]).toEqual([
+      's1',
+      { commit: 'c1', hunk: { path: 'src/a.ts', index: 0 } },
+    ])
+  })
+
   it('undoes the last sync after asking', async () => {
     const t = setup()
     await t.pane.open('s1')
