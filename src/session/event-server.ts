@@ -1,5 +1,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net'
-import { rm } from 'node:fs/promises'
+import { access, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
 import type { Bus, Envelope } from '../bus/bus.js'
 import type { EventMap } from '../bus/events.js'
 import { errnoOf } from '../shared/errors.js'
@@ -28,7 +30,9 @@ export interface EventServer {
 /**
  * Serves one session's bus events as JSON lines on a unix socket in its folder, so a dashboard
  * in another process can monitor it (DESIGN.md §7). The socket is mode 0600 in a 0700 folder:
- * only the same user connects. Returns undefined when the path is too long for a unix socket.
+ * only the same user connects. When the folder's path is too long for a unix socket, the socket
+ * goes to a private folder of this user under the temp dir and `events.sock.path` in the
+ * session's folder says where (the monitor follows it).
  */
 export async function serveSessionEvents(options: {
   socketPath: string
@@ -36,8 +40,12 @@ export async function serveSessionEvents(options: {
   session: SessionSummary
   onAbort: () => void
 }): Promise<EventServer | undefined> {
-  const { socketPath, bus, session } = options
-  if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) return undefined
+  const { bus, session } = options
+  const pointer = `${options.socketPath}.path`
+  const socketPath =
+    Buffer.byteLength(options.socketPath) > MAX_SOCKET_PATH
+      ? await shortSocketPath(session.id)
+      : options.socketPath
   await removeStaleSocket(socketPath)
   const clients = new Set<Socket>()
   const recent: string[] = []
@@ -84,6 +92,7 @@ export async function serveSessionEvents(options: {
       resolve()
     })
   })
+  if (socketPath !== options.socketPath) await writeFile(pointer, socketPath, { mode: 0o600 })
   return {
     socketPath,
     async close() {
@@ -95,7 +104,40 @@ export async function serveSessionEvents(options: {
         }),
       )
       await rm(socketPath, { force: true })
+      if (socketPath !== options.socketPath) await rm(pointer, { force: true })
     },
+  }
+}
+
+/**
+ * `<tmp>/safe-coder-<uid>/<session>.sock`, in a folder that must be ours, private and not a
+ * link: anyone else's folder there could collect another user's events.
+ */
+async function shortSocketPath(sessionId: string): Promise<string> {
+  const uid = process.getuid?.() ?? 0
+  const dir = path.join(os.tmpdir(), `safe-coder-${uid}`)
+  await mkdir(dir, { mode: 0o700 }).catch((error: unknown) => {
+    if (errnoOf(error) !== 'EEXIST') throw error
+  })
+  const info = await lstat(dir)
+  if (!info.isDirectory() || info.uid !== uid || (info.mode & 0o077) !== 0) {
+    throw new Error(`${dir} is not a private folder of this user`)
+  }
+  return path.join(dir, `${sessionId}.sock`)
+}
+
+/** Where a session's events are served: its folder, or the place its pointer file names. */
+export async function servedSocketPath(socketPath: string): Promise<string | undefined> {
+  try {
+    await access(socketPath)
+    return socketPath
+  } catch {
+    try {
+      const target = (await readFile(`${socketPath}.path`, 'utf8')).trim()
+      return target === '' ? undefined : target
+    } catch {
+      return undefined
+    }
   }
 }
 

@@ -1,10 +1,9 @@
 import { connect, type Socket } from 'node:net'
-import { access } from 'node:fs/promises'
 import type { Bus } from '../bus/bus.js'
 import type { EventMap, EventName } from '../bus/events.js'
 import { sleep } from '../shared/abort.js'
 import type { SessionSummary } from './client.js'
-import { EVENTS_PROTOCOL } from './event-server.js'
+import { EVENTS_PROTOCOL, servedSocketPath } from './event-server.js'
 import type { SessionStore } from './store.js'
 
 /** A line from another process is hostile input: capped, parsed defensively, never trusted. */
@@ -60,8 +59,8 @@ export function monitorSessions(options: {
       if (record.status !== 'active' || connected.has(record.id) || options.isLocal(record.id)) {
         continue
       }
-      const socketPath = options.store.paths(record.id).eventsSocket
-      if (!(await exists(socketPath))) continue
+      const socketPath = await servedSocketPath(options.store.paths(record.id).eventsSocket)
+      if (socketPath === undefined) continue
       const socket = connect(socketPath)
       connected.set(record.id, socket)
       attach(socket, record.id, options, () => {
@@ -149,13 +148,4 @@ function attach(
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file)
-    return true
-  } catch {
-    return false
-  }
 }

@@ -1,5 +1,5 @@
 import { createServer } from 'node:net'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -100,6 +100,46 @@ describe('session event sockets', () => {
     await until(() =>
       seen.some((e) => e.name === 'session.status' && e.payload.sessionId === record.id),
     )
+  })
+
+  it('serves a session whose folder path is too long for a unix socket, through a pointer', async () => {
+    const base = await mkdtemp(path.join(os.tmpdir(), 'sc-'))
+    onTestFinished(() => rm(base, { recursive: true, force: true }))
+    const store = new SessionStore(path.join(base, 'a-rather-long-state-directory-name'.repeat(3)))
+    const record = await store.create('/tmp/project', 'docker')
+    expect(Buffer.byteLength(store.paths(record.id).eventsSocket)).toBeGreaterThan(108)
+    const owner = createBus<EventMap>()
+    const server = await serveSessionEvents({
+      socketPath: store.paths(record.id).eventsSocket,
+      bus: owner,
+      session: {
+        id: record.id,
+        projectPath: '/p',
+        backend: 'docker',
+        origin: 'remote',
+        ownerPid: 1,
+      },
+      onAbort: () => undefined,
+    })
+    onTestFinished(() => server?.close())
+    expect(server?.socketPath).toMatch(new RegExp(`safe-coder-\\d+/${record.id}\\.sock$`))
+    const found: RemoteSession[] = []
+    const stop = new AbortController()
+    onTestFinished(() => {
+      stop.abort()
+    })
+    monitorSessions({
+      store,
+      bus: createBus<EventMap>(),
+      isLocal: () => false,
+      onFound: (r) => found.push(r),
+      onLost: () => undefined,
+      signal: stop.signal,
+      intervalMs: 50,
+    })
+    await until(() => found.length === 1)
+    await server?.close()
+    await expect(stat(`${store.paths(record.id).eventsSocket}.path`)).rejects.toThrow()
   })
 
   it('drops a connection that speaks anything but the protocol', async () => {
