@@ -1,5 +1,6 @@
 import { SafeCoderError } from '../shared/errors.js'
 import type { AgentMessage, ChatModel, ToolMessage, Usage } from './types.js'
+import { zeroUsage } from './usage.js'
 
 /** Share of the context window the conversation may fill before it is compacted. */
 const COMPACT_AT = 0.8
@@ -91,7 +92,7 @@ async function summarise(
   signal: AbortSignal | undefined,
 ): Promise<{ summary: string; usage: Usage }> {
   let summary = ''
-  let usage: Usage = { inputTokens: 0, outputTokens: 0, totalTokens: 0 }
+  let usage: Usage = zeroUsage
   const request = {
     system:
       'You summarise a coding session so it can continue in a smaller context. Keep: the user goals, decisions, files changed and why, commands run and their results, open problems. Be concise.',

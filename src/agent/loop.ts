@@ -1,5 +1,6 @@
 import { isSafeCoderError, SafeCoderError } from '../shared/errors.js'
 import { compactIfNeeded, inputBudget, type CompactionResult } from './compaction.js'
+import { toolSpecs } from './tools/index.js'
 import type { Tool } from './tools/types.js'
 import type {
   AgentMessage,
@@ -10,7 +11,6 @@ import type {
   ModelStepEvent,
   ToolMessage,
   ToolResultPart,
-  ToolSpec,
   Usage,
 } from './types.js'
 import { addUsage, zeroUsage } from './usage.js'
@@ -71,11 +71,7 @@ export interface TurnResult {
  */
 export async function runTurn(options: TurnOptions): Promise<TurnResult> {
   const { model, system, signal, emit } = options
-  const specs: ToolSpec[] = options.tools.map(({ name, description, inputSchema }) => ({
-    name,
-    description,
-    inputSchema,
-  }))
+  const specs = toolSpecs(options.tools)
   const byName = new Map(options.tools.map((t) => [t.name, t]))
   let messages = [...options.messages]
   let usage = zeroUsage

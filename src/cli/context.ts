@@ -19,3 +19,8 @@ export interface CliContext {
 export function println(stream: Writable, text = ''): void {
   stream.write(`${text}\n`)
 }
+
+/** Whether a stream is a terminal (colour, the dashboard, echo of typed answers). */
+export function isTerminal(stream: NodeJS.ReadableStream | NodeJS.WritableStream): boolean {
+  return (stream as { isTTY?: boolean }).isTTY === true
+}

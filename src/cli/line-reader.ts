@@ -1,4 +1,5 @@
 import readline from 'node:readline'
+import { isTerminal } from './context.js'
 
 /**
  * Lines from the user, one `next()` at a time, so the REPL loop and an approval question asked
@@ -15,7 +16,7 @@ export function createLineReader(
   input: NodeJS.ReadableStream,
   output: NodeJS.WritableStream,
 ): LineReader {
-  const terminal = (input as { isTTY?: boolean }).isTTY === true
+  const terminal = isTerminal(input)
   const rl = readline.createInterface({ input, output, terminal })
   const queued: string[] = []
   const waiting: ((line: string | undefined) => void)[] = []

@@ -11,6 +11,7 @@ import { commitChanges, diffCommits } from '../git/index.js'
 import type { Sandbox, SandboxBackend } from '../sandbox/types.js'
 import { linkSignals } from '../shared/abort.js'
 import { asError, isSafeCoderError, SafeCoderError, toErrorInfo } from '../shared/errors.js'
+import { oneLine } from '../shared/format.js'
 import { createId } from '../shared/ids.js'
 import { ApprovalGate, type ApprovalSettings } from './approvals.js'
 import type { SessionLock } from './lock.js'
@@ -552,7 +553,7 @@ export class AgentSession {
     const changes = outcome?.changes ?? { kind: 'scan' as const }
     const repo = await auditRepo(store, this.id, tracking.maxFileBytes)
     const result = await commitChanges(repo, {
-      message: `${call.tool.name}: ${oneLine(args, 72 - call.tool.name.length)}`,
+      message: `${call.tool.name}: ${oneLine(args.trim(), 72 - call.tool.name.length)}`,
       trailers: {
         Session: this.id,
         Call: call.callId,
@@ -590,9 +591,4 @@ export class AgentSession {
       ...(detail === undefined ? {} : { detail }),
     })
   }
-}
-
-function oneLine(text: string, max: number): string {
-  const flat = text.replace(/\s+/g, ' ').trim()
-  return flat.length <= max ? flat : `${flat.slice(0, Math.max(1, max - 1))}…`
 }

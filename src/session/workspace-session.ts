@@ -9,6 +9,7 @@ import type { NetworkPolicy } from '../network/types.js'
 import type { SandboxBackend, ExecIO, ExecResult } from '../sandbox/types.js'
 import { commitChanges, initAuditRepo, snapshot, type AuditRepo } from '../git/index.js'
 import { SafeCoderError, isSafeCoderError } from '../shared/errors.js'
+import { oneLine } from '../shared/format.js'
 import { createId } from '../shared/ids.js'
 import { copyIn, type CopyReport } from '../workspace/copy-in.js'
 import { writeFileAtomic } from '../shared/durable-file.js'
@@ -174,7 +175,7 @@ export async function execInSession(options: {
             : String(result.exitCode)
     const repo = await auditRepo(store, id, options.tracking.maxFileBytes)
     const committed = await commitChanges(repo, {
-      message: `exec: ${truncate(options.command.join(' '), 72)}`,
+      message: `exec: ${oneLine(options.command.join(' '), 72)}`,
       trailers: { Session: id, Call: callId, Exit: exit, Duration: `${Date.now() - started}ms` },
       scan: true,
     })
@@ -279,11 +280,6 @@ export async function lockSession(
   }
   const paths = store.paths(id)
   return { record, paths, lock: await acquireSessionLock(paths.lockFile, id) }
-}
-
-function truncate(text: string, max: number): string {
-  const oneLine = text.replace(/\s+/g, ' ')
-  return oneLine.length <= max ? oneLine : `${oneLine.slice(0, max - 1)}…`
 }
 
 /**

@@ -14,3 +14,9 @@ export function formatBytes(bytes: number): string {
 export function formatDuration(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`
 }
+
+/** Whitespace runs collapsed to one space, cut to `max` characters with an ellipsis. */
+export function oneLine(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ')
+  return flat.length <= max ? flat : `${flat.slice(0, Math.max(1, max - 1))}…`
+}

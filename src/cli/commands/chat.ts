@@ -13,7 +13,7 @@ import {
   type AgentOptions,
 } from '../agent-setup.js'
 import { printSessionEvents } from '../agent-output.js'
-import { println, type CliContext } from '../context.js'
+import { isTerminal, println, type CliContext } from '../context.js'
 import { createLineReader, type LineReader } from '../line-reader.js'
 import type { RegisterCommand } from './index.js'
 import { runDashboard } from './tui.js'
@@ -42,9 +42,7 @@ export const registerChat: RegisterCommand = (program, ctx) => {
     .description('talk to the agent about a project; it works on a sandboxed copy')
     .option('--no-tui', 'line-mode chat instead of the dashboard (the default without a terminal)')
     .action(async (options: ChatOptions) => {
-      const terminal =
-        (ctx.stdout as { isTTY?: boolean }).isTTY === true &&
-        ((ctx.stdin ?? process.stdin) as { isTTY?: boolean }).isTTY === true
+      const terminal = isTerminal(ctx.stdout) && isTerminal(ctx.stdin ?? process.stdin)
       if (options.tui !== false && terminal) {
         await runDashboard(ctx, {
           ...options,

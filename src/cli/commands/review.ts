@@ -10,7 +10,7 @@ import { readConnections } from '../../session/network.js'
 import { formatBytes, formatDuration } from '../../shared/format.js'
 import { acquireSessionLock } from '../../session/lock.js'
 import type { Command } from 'commander'
-import { println } from '../context.js'
+import { isTerminal, println } from '../context.js'
 import { splitAtDoubleDash } from '../double-dash.js'
 import { withCommonOptions, type CommonOptions } from '../options.js'
 import { openSessionContext } from '../session-context.js'
@@ -99,7 +99,7 @@ export const registerReview: RegisterCommand = (program, ctx) => {
         else if (diffs.length === 0) return
         else if (options.stat === true) ctx.stdout.write(formatStat(diffs))
         else {
-          const tty = (ctx.stdout as { isTTY?: boolean }).isTTY === true
+          const tty = isTerminal(ctx.stdout)
           ctx.stdout.write(formatUnifiedDiff(diffs, { color: options.color ?? tty }))
         }
       },

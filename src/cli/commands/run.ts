@@ -9,7 +9,7 @@ import {
   type AgentOptions,
 } from '../agent-setup.js'
 import { printSessionEvents } from '../agent-output.js'
-import { println, type CliContext } from '../context.js'
+import { isTerminal, println, type CliContext } from '../context.js'
 import type { RegisterCommand, SetStatus } from './index.js'
 
 interface RunOptions extends AgentOptions {
@@ -114,7 +114,7 @@ async function runTask(
   if (options.json === true) println(ctx.stdout, JSON.stringify(summary, null, 2))
   else {
     // On one terminal the answer was just streamed on stderr: do not print it twice.
-    const sameTerminal = isTTY(ctx.stdout) && isTTY(ctx.stderr)
+    const sameTerminal = isTerminal(ctx.stdout) && isTerminal(ctx.stderr)
     printSummary(ctx.stdout, sameTerminal ? { ...summary, answer: '' } : summary, synced)
   }
   if (failure !== undefined) throw asError(failure)
@@ -156,8 +156,4 @@ function printSummary(out: NodeJS.WritableStream, s: RunSummary, synced?: SyncRe
     )
   }
   out.write(`${lines.join('\n')}\n`)
-}
-
-function isTTY(stream: NodeJS.WritableStream): boolean {
-  return (stream as { isTTY?: boolean }).isTTY === true
 }
