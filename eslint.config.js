@@ -101,6 +101,24 @@ export default tseslint.config(
   layer('git', ['bus', 'session', 'tui', 'cli', 'agent', 'sandbox'], engines),
   layer('agent', ['bus', 'session', 'tui', 'cli'], engines),
   layer('agent/provider', ['bus', 'session', 'tui', 'cli'], engines),
+  {
+    // The guest agent is copied on its own into containers and VM images: Node's builtins only.
+    files: ['src/guest/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!node:|\\./)',
+              message:
+                'src/guest runs inside sandboxes without node_modules or the rest of dist/: import only node:* and ./ files.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   layer('cli', [], ''),
   layer(
     'session',

@@ -18,8 +18,9 @@ async function benchImage(backend: DockerBackend): Promise<string> {
   return (await inspectImage(docker, SANDBOX_IMAGE)) === undefined ? BUSYBOX_IMAGE : SANDBOX_IMAGE
 }
 
-export function backendFor(image: string): DockerBackend {
+export function backendFor(image: string, agent: 'auto' | 'off' = 'auto'): DockerBackend {
   return new DockerBackend({
+    agent,
     kind: 'docker',
     image,
     cpus: 2,
@@ -40,28 +41,34 @@ async function bareDockerodeExec(container: Docker.Container): Promise<number | 
   return (await exec.inspect()).ExitCode
 }
 
-/** Exec round trip of `true` (p50, p95) against the docker CLI and a bare dockerode loop. */
+/**
+ * Exec round trip of `true` (p50, p95), through the in-container agent (Safe Coder's image) and
+ * through Engine-API exec (any image), against the docker CLI and a bare dockerode loop.
+ */
 export async function benchExec(options: { runs: number }): Promise<BenchResult[]> {
-  const probeBackend = backendFor(BUSYBOX_IMAGE)
-  const image = await benchImage(probeBackend)
+  const image = await benchImage(backendFor(BUSYBOX_IMAGE))
   const backend = backendFor(image)
+  const engine = backendFor(image, 'off')
   const docker = await backend.client()
   const mirror = await mkdtemp(path.join(os.tmpdir(), 'safe-coder-bench-'))
   await chmod(mirror, 0o777)
-  const sandbox: Sandbox = await backend.create({
-    sessionId: createId('bench'),
-    mirrorDir: mirror,
-    projectPath: mirror,
-  })
-  const container = docker.getContainer(sandbox.id)
+  const spec = () => ({ sessionId: createId('bench'), mirrorDir: mirror, projectPath: mirror })
+  const viaAgent: Sandbox = await backend.create(spec())
+  const viaEngine: Sandbox = await engine.create(spec())
+  const container = docker.getContainer(viaEngine.id)
+  const agent: number[] = []
   const ours: number[] = []
   const cli: number[] = []
   const bare: number[] = []
   try {
-    for (let i = 0; i < 5; i++) await sandbox.exec({ command: ['true'] })
+    for (let i = 0; i < 5; i++) {
+      await viaAgent.exec({ command: ['true'] })
+      await viaEngine.exec({ command: ['true'] })
+    }
     const steps = [
-      async () => ours.push(await time(() => sandbox.exec({ command: ['true'] }))),
-      async () => cli.push(await time(() => execa('docker', ['exec', sandbox.id, 'true']))),
+      async () => agent.push(await time(() => viaAgent.exec({ command: ['true'] }))),
+      async () => ours.push(await time(() => viaEngine.exec({ command: ['true'] }))),
+      async () => cli.push(await time(() => execa('docker', ['exec', viaEngine.id, 'true']))),
       async () => bare.push(await time(() => bareDockerodeExec(container))),
     ]
     for (let i = 0; i < options.runs; i++) {
@@ -69,21 +76,53 @@ export async function benchExec(options: { runs: number }): Promise<BenchResult[
       for (let j = 0; j < steps.length; j++) await steps[(i + j) % steps.length]?.()
     }
   } finally {
-    await sandbox.dispose()
+    await viaAgent.dispose()
+    await viaEngine.dispose()
     await rm(mirror, { recursive: true, force: true })
   }
-  return [
-    result(`exec \`true\` p50 (${image})`, 'docker exec CLI', median(ours), median(cli), 0.8),
-    result('exec `true` p95', 'docker exec CLI', percentile(ours, 95), percentile(cli, 95), 0.8),
-    result('exec `true` p50', 'bare dockerode exec', median(ours), median(bare), 1.2),
+  const results = [
+    result('exec `true` p50, Engine-API exec', 'docker exec CLI', median(ours), median(cli), 0.8),
     result(
-      'exec `true` p95',
+      'exec `true` p95, Engine-API exec',
+      'docker exec CLI',
+      percentile(ours, 95),
+      percentile(cli, 95),
+      0.8,
+    ),
+    result(
+      'exec `true` p50, Engine-API exec',
+      'bare dockerode exec',
+      median(ours),
+      median(bare),
+      1.2,
+    ),
+    result(
+      'exec `true` p95, Engine-API exec',
       'bare dockerode exec',
       percentile(ours, 95),
       percentile(bare, 95),
       1.2,
     ),
   ]
+  if (image === SANDBOX_IMAGE) {
+    results.unshift(
+      result(
+        'exec `true` p50, in-container agent',
+        'docker exec CLI',
+        median(agent),
+        median(cli),
+        0.2,
+      ),
+      result(
+        'exec `true` p95, in-container agent',
+        'docker exec CLI',
+        percentile(agent, 95),
+        percentile(cli, 95),
+        0.2,
+      ),
+    )
+  }
+  return results
 }
 
 /** Sandbox ready (create, start, first exec answered) against `docker run --rm IMAGE true`. */

@@ -28,6 +28,8 @@ const docker = z.strictObject({
   socket: z.string().min(1).optional(),
   read_only_root: z.boolean().default(false),
   tmp_size_mb: z.number().int().min(1).default(512),
+  /** Route exec and file operations through Safe Coder's agent in its own image (faster). */
+  agent: z.enum(['auto', 'off']).default('auto'),
 })
 
 const vm = z.strictObject({
@@ -38,6 +40,12 @@ const vm = z.strictObject({
   vcpu_count: z.number().int().min(1).max(32).default(2),
   mem_size_mib: z.number().int().min(128).default(2048),
   accel: z.enum(['auto', 'kvm', 'tcg']).default('auto'),
+  /** Where built guest images are kept (default: $XDG_CACHE_HOME/safe-coder/vm). */
+  image_dir: z.string().min(1).optional(),
+  /** How long a VM may take from launch to its agent's hello (TCG is slow). */
+  boot_timeout_s: z.number().positive().max(600).default(90),
+  /** How long the KVM test boot may take before KVM is judged not to work. */
+  probe_timeout_s: z.number().positive().max(300).default(20),
 })
 
 const llm = z.strictObject({
@@ -109,6 +117,7 @@ const image = z.strictObject({
       'unzip',
       'curl',
       'make',
+      'socat',
     ]),
 })
 

@@ -44,6 +44,8 @@ const keyDocs: KeyDocs = {
     },
     read_only_root: 'Mount the root filesystem read-only; /workspace and /tmp stay writable.',
     tmp_size_mb: 'Size of the tmpfs mounted at /tmp, in MiB.',
+    agent:
+      '"auto" runs exec and file operations through Safe Coder\'s agent inside its own sandbox image (much faster than an Engine-API exec per call); "off" always uses Engine-API exec.',
   },
   vm: {
     firecracker_bin:
@@ -51,16 +53,24 @@ const keyDocs: KeyDocs = {
     qemu_bin:
       'QEMU binary: a name looked up on PATH, or a path. User file, --config or flag only (never a project file).',
     kernel_image: {
-      text: 'Guest kernel (uncompressed, virtio-mmio built in). Not set: the one `safe-coder image build` made.',
+      text: 'Guest kernel (an uncompressed ELF vmlinux) in place of the built one; the built initramfs loads its own modules, so this kernel must have virtio-mmio, virtio-blk, virtio-console, vsock, ext4 and overlay built in. Not set: the one `safe-coder image build --vm` made.',
       example: '/var/lib/safe-coder/vmlinux',
     },
     rootfs_image: {
-      text: 'Guest root filesystem (ext4). Not set: the one `safe-coder image build` made.',
+      text: 'Guest root filesystem (ext4, with Node at /usr/local/bin/node and the agent in /opt/safe-coder/agent) in place of the built one. Not set: the one `safe-coder image build --vm` made.',
       example: '/var/lib/safe-coder/rootfs.ext4',
     },
     vcpu_count: 'Virtual CPUs of each microVM.',
     mem_size_mib: 'Memory of each microVM, in MiB.',
-    accel: '"tcg" is software emulation: slow, and not hardware isolation; "auto" uses KVM.',
+    accel:
+      '"auto" uses KVM when a test boot proves it works; "tcg" is software emulation: slow, and not hardware isolation (auto-detection never picks it).',
+    image_dir: {
+      text: 'Where `safe-coder image build --vm` keeps guest images. Not set: $XDG_CACHE_HOME/safe-coder/vm.',
+      example: '/var/cache/safe-coder/vm',
+    },
+    boot_timeout_s:
+      'Seconds a microVM may take from launch until its agent answers (TCG boots take ~10 s).',
+    probe_timeout_s: 'Seconds the KVM test boot may take before KVM is judged not to work.',
   },
   llm: {
     provider: '"demo" is a scripted offline provider that needs no API key.',

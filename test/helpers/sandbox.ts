@@ -7,6 +7,7 @@ import type { DockerBackendOptions } from '../../src/sandbox/docker/options.js'
 import { BUSYBOX_IMAGE } from '../../src/sandbox/docker/busybox-image.js'
 import type { Sandbox, SandboxSpec } from '../../src/sandbox/types.js'
 import { createId } from '../../src/shared/ids.js'
+import { SANDBOX_IMAGE } from '../../src/shared/version.js'
 import { requireDocker } from './docker.js'
 
 /** Backend options for tests: the small busybox image and tight limits. */
@@ -25,6 +26,20 @@ export function testBackendOptions(
     ...overrides,
   }
 }
+
+/**
+ * The two ways the Docker backend runs commands, which must behave alike: Engine-API exec (the
+ * busybox image has no agent) and the in-container agent (Safe Coder's own image).
+ */
+export const sandboxVariants: {
+  name: string
+  backend: Partial<DockerBackendOptions>
+  /** Memory the sandbox needs besides the command (the agent's Node process). */
+  memoryFloorMb: number
+}[] = [
+  { name: 'engine exec', backend: { image: BUSYBOX_IMAGE }, memoryFloorMb: 0 },
+  { name: 'in-container agent', backend: { image: SANDBOX_IMAGE }, memoryFloorMb: 128 },
+]
 
 /** A temporary host directory, removed when the test ends. */
 export async function tempDir(prefix = 'safe-coder-test-'): Promise<string> {

@@ -2,7 +2,7 @@ import { readFile, symlink, lstat } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { isSafeCoderError } from '../../src/shared/errors.js'
-import { createTestSandbox } from '../helpers/sandbox.js'
+import { createTestSandbox, sandboxVariants } from '../helpers/sandbox.js'
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
@@ -13,9 +13,9 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
   }
 }
 
-describe('docker sandbox file operations', () => {
+describe.each(sandboxVariants)('docker sandbox file operations ($name)', ({ backend: variant }) => {
   it('writes, reads, stats and lists inside /workspace, visible in the host mirror', async () => {
-    const { sandbox, mirror } = await createTestSandbox()
+    const { sandbox, mirror } = await createTestSandbox({ backend: variant })
     await sandbox.writeFile('src/deep/new.txt', 'hello\nworld\n')
     expect(await readFile(path.join(mirror, 'src/deep/new.txt'), 'utf8')).toBe('hello\nworld\n')
     expect(Buffer.from(await sandbox.readFile('/workspace/src/deep/new.txt')).toString()).toBe(
@@ -34,7 +34,7 @@ describe('docker sandbox file operations', () => {
   })
 
   it('round-trips binary data and odd names', async () => {
-    const { sandbox } = await createTestSandbox()
+    const { sandbox } = await createTestSandbox({ backend: variant })
     const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i))
     await sandbox.writeFile('bin.dat', bytes)
     expect(Buffer.from(await sandbox.readFile('bin.dat')).equals(bytes)).toBe(true)
@@ -45,7 +45,7 @@ describe('docker sandbox file operations', () => {
   })
 
   it('keeps an existing file mode on overwrite and reads at most maxBytes', async () => {
-    const { sandbox } = await createTestSandbox()
+    const { sandbox } = await createTestSandbox({ backend: variant })
     await sandbox.writeFile('x.sh', 'a', { mode: 0o750 })
     await sandbox.writeFile('x.sh', 'abcdef')
     expect((await sandbox.stat('x.sh')).mode).toBe(0o750)
@@ -53,7 +53,7 @@ describe('docker sandbox file operations', () => {
   })
 
   it('refuses ../ escapes, absolute paths and symlinks that lead out, without touching the host', async () => {
-    const { sandbox, mirror } = await createTestSandbox()
+    const { sandbox, mirror } = await createTestSandbox({ backend: variant })
     const hostPasswd = await readFile('/etc/passwd', 'utf8')
     await symlink('/etc', path.join(mirror, 'etc-link'))
     await symlink('/etc/passwd', path.join(mirror, 'passwd-link'))
@@ -75,7 +75,7 @@ describe('docker sandbox file operations', () => {
   })
 
   it('says NOT_FOUND for missing paths and rejects the wrong kind', async () => {
-    const { sandbox } = await createTestSandbox()
+    const { sandbox } = await createTestSandbox({ backend: variant })
     await sandbox.exec({ command: 'mkdir adir' })
     expect(await codeOf(sandbox.readFile('nope.txt'))).toBe('NOT_FOUND')
     expect(await codeOf(sandbox.stat('nope.txt'))).toBe('NOT_FOUND')

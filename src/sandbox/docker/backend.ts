@@ -10,7 +10,9 @@ import type {
   SandboxSpec,
 } from '../types.js'
 import { buildContainerSpec, hostUser, sandboxEnv } from './container-spec.js'
+import { ContainerAgent, locateAgent, type AgentAssets } from './container-agent.js'
 import { DockerSandbox } from './docker-sandbox.js'
+import { IMAGE_LABELS } from './image-spec.js'
 import { engineMessage, sandboxError, statusOf } from './engine-errors.js'
 import { ensureImage, inspectImage, missingImageHint } from './image.js'
 import { LABEL, ownerKey, ownerOf } from './labels.js'
@@ -59,8 +61,9 @@ export class DockerBackend implements SandboxBackend {
       ...(spec.onProgress === undefined ? {} : { onProgress: spec.onProgress }),
     })
     signal?.throwIfAborted()
+    const agent = await this.agentAssets(docker)
     const network = await prepareNetwork(docker, spec, this.options, { signal })
-    const createOptions = buildContainerSpec(spec, this.options, network.container)
+    const createOptions = buildContainerSpec(spec, this.options, network.container, agent)
     let container: Docker.Container
     try {
       container = await docker.createContainer(createOptions)
@@ -79,13 +82,28 @@ export class DockerBackend implements SandboxBackend {
       throw createError(this.options, error)
     }
     const user = spec.user ?? hostUser()
+    const env = sandboxEnv(spec, network.container)
     return new DockerSandbox(
       this.kind,
       container,
       `${user.uid}:${user.gid}`,
-      sandboxEnv(spec, network.container),
+      env,
       () => network.release(),
+      agent === undefined
+        ? undefined
+        : new ContainerAgent(container, `${user.uid}:${user.gid}`, env),
     )
+  }
+
+  /**
+   * The agent runs in Safe Coder's own image (it runs the host's Node, which needs glibc);
+   * other images, `[docker] agent = "off"` and installs without a built agent use Engine exec.
+   */
+  private async agentAssets(docker: Docker): Promise<AgentAssets | undefined> {
+    if (this.options.agent === 'off') return undefined
+    const image = await inspectImage(docker, this.options.image)
+    if (image?.labels[IMAGE_LABELS.kind] !== 'sandbox') return undefined
+    return locateAgent()
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { ContainerCreateOptions } from 'dockerode'
 import { WORKSPACE, type SandboxSpec } from '../types.js'
+import { agentMounts, type AgentAssets } from './container-agent.js'
 import { sandboxLabels } from './labels.js'
 import { NO_NETWORK, type ContainerNetwork } from './network.js'
 import type { DockerBackendOptions } from './options.js'
@@ -19,6 +20,7 @@ export function buildContainerSpec(
   spec: SandboxSpec,
   options: DockerBackendOptions,
   network: ContainerNetwork = NO_NETWORK,
+  agent?: AgentAssets,
 ): ContainerCreateOptions {
   const user = spec.user ?? hostUser()
   const env = sandboxEnv(spec, network)
@@ -38,7 +40,10 @@ export function buildContainerSpec(
     Tty: false,
     HostConfig: {
       // Mounts (not Binds): a mirror path containing ':' or ',' cannot be misparsed.
-      Mounts: [{ Type: 'bind', Source: spec.mirrorDir, Target: WORKSPACE, ReadOnly: false }],
+      Mounts: [
+        { Type: 'bind', Source: spec.mirrorDir, Target: WORKSPACE, ReadOnly: false },
+        ...(agent === undefined ? [] : agentMounts(agent)),
+      ],
       NetworkMode: network.mode,
       ...(network.dns === undefined ? {} : { Dns: network.dns }),
       ...(network.dnsOptions === undefined ? {} : { DnsOptions: network.dnsOptions }),

@@ -12,6 +12,8 @@ import type {
   ResourceSample,
   Sandbox,
 } from '../types.js'
+import type { AgentClient } from '../agent-channel/types.js'
+import type { ContainerAgent } from './container-agent.js'
 import { sandboxError } from './engine-errors.js'
 import { DEFAULT_MAX_OUTPUT, runEngineExec, type RawExecResult } from './exec.js'
 import { FILE_STATUS, LIST_SCRIPT, READ_SCRIPT, STAT_SCRIPT, WRITE_SCRIPT } from './file-scripts.js'
@@ -32,6 +34,8 @@ export class DockerSandbox implements Sandbox {
     private readonly env: Record<string, string>,
     /** Removes what the sandbox needed besides its container (its networks and proxy). */
     private readonly release: () => Promise<void> = () => Promise.resolve(),
+    /** The in-container agent, for images that can run it; Engine-API exec otherwise. */
+    private readonly agent?: ContainerAgent,
   ) {
     this.id = container.id
   }
@@ -39,6 +43,8 @@ export class DockerSandbox implements Sandbox {
   async exec(req: ExecRequest, io: ExecIO = {}): Promise<ExecResult> {
     const argv = typeof req.command === 'string' ? ['/bin/sh', '-c', req.command] : req.command
     if (argv.length === 0) throw new SafeCoderError('USAGE', 'Cannot run an empty command.')
+    const agent = await this.agent?.get()
+    if (agent !== undefined) return this.agentExec(agent, { ...req, command: argv }, io)
     const raw = await runEngineExec(
       this.container,
       {
@@ -62,6 +68,10 @@ export class DockerSandbox implements Sandbox {
   ): Promise<Uint8Array> {
     const target = toWorkspacePath(path)
     const max = options.maxBytes ?? DEFAULT_MAX_READ
+    const viaAgent = await this.viaAgent((agent) =>
+      agent.readFile(target, { ...options, maxBytes: max }),
+    )
+    if (viaAgent !== undefined) return viaAgent.value
     const result = await this.script(
       READ_SCRIPT,
       [target, String(max)],
@@ -80,18 +90,18 @@ export class DockerSandbox implements Sandbox {
   ): Promise<void> {
     const target = toWorkspacePath(path)
     if (target === '/workspace') throw this.fileError(FILE_STATUS.wrongKind, 'write', path)
+    const bytes = Buffer.from(data)
+    const viaAgent = await this.viaAgent((agent) => agent.writeFile(target, bytes, options))
+    if (viaAgent !== undefined) return
     const mode = options.mode === undefined ? '' : (options.mode & 0o7777 & ~0o6000).toString(8)
-    const result = await this.script(
-      WRITE_SCRIPT,
-      [target, mode],
-      options.signal,
-      Buffer.from(data),
-    )
+    const result = await this.script(WRITE_SCRIPT, [target, mode], options.signal, bytes)
     this.check(result, 'write', path)
   }
 
   async stat(path: string, options: { signal?: AbortSignal } = {}): Promise<FileStat> {
     const target = toWorkspacePath(path)
+    const viaAgent = await this.viaAgent((agent) => agent.stat(target, options))
+    if (viaAgent !== undefined) return { ...viaAgent.value, path: target }
     const result = await this.script(STAT_SCRIPT, [target], options.signal)
     this.check(result, 'stat', path)
     return parseStat(target, result.stdout.toString('utf8'))
@@ -99,6 +109,8 @@ export class DockerSandbox implements Sandbox {
 
   async list(path: string, options: { signal?: AbortSignal } = {}): Promise<DirEntry[]> {
     const target = toWorkspacePath(path)
+    const viaAgent = await this.viaAgent((agent) => agent.list(target, options))
+    if (viaAgent !== undefined) return viaAgent.value
     const result = await this.script(LIST_SCRIPT, [target], options.signal)
     this.check(result, 'list', path)
     return parseListing(result.stdout)
@@ -114,6 +126,7 @@ export class DockerSandbox implements Sandbox {
   }
 
   private async removeAll(): Promise<void> {
+    this.agent?.close()
     let failure: SafeCoderError | undefined
     try {
       await this.container.remove({ force: true, v: true })
@@ -129,6 +142,73 @@ export class DockerSandbox implements Sandbox {
       failure ??= sandboxError(this.id, 'removing its network', error)
     }
     if (failure !== undefined) throw failure
+  }
+
+  /**
+   * One exec through the agent. A command that kills the agent (`pkill node`) loses its result,
+   * not the sandbox: while the container runs, that is reported as a killed command.
+   */
+  private async agentExec(agent: AgentClient, req: ExecRequest, io: ExecIO): Promise<ExecResult> {
+    const started = performance.now()
+    try {
+      return await agent.exec(
+        {
+          ...req,
+          cwd: toWorkspacePath(req.cwd ?? '.'),
+          env: { ...this.env, ...req.env },
+          maxOutputBytes: req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT,
+        },
+        io,
+      )
+    } catch (error) {
+      if (!agent.closed) throw error
+      await this.assertRunning(error)
+      return {
+        exitCode: null,
+        stdout: '',
+        stderr:
+          'safe-coder: the sandbox agent stopped while this command ran (did the command kill it?); its output is lost.\n',
+        durationMs: performance.now() - started,
+        timedOut: false,
+        aborted: io.signal?.aborted === true,
+        truncatedBytes: 0,
+      }
+    }
+  }
+
+  /**
+   * A file operation through the agent: undefined when there is none (or it stopped mid-way and
+   * the container still runs), so the caller falls back to an Engine-API script.
+   */
+  private async viaAgent<T>(
+    op: (agent: AgentClient) => Promise<T>,
+  ): Promise<{ value: T } | undefined> {
+    const agent = await this.agent?.get()
+    if (agent === undefined) return undefined
+    try {
+      return { value: await op(agent) }
+    } catch (error) {
+      if (!agent.closed) throw error
+      await this.assertRunning(error)
+      return undefined
+    }
+  }
+
+  /** SANDBOX_GONE when the container is no longer running; otherwise returns. */
+  private async assertRunning(cause: unknown): Promise<void> {
+    let running = false
+    try {
+      running = (await this.container.inspect()).State.Running
+    } catch (error) {
+      throw sandboxError(this.id, 'checking the container', error)
+    }
+    if (!running) {
+      throw sandboxError(
+        this.id,
+        'running a command',
+        Object.assign(new Error('the container stopped'), { statusCode: 409, cause }),
+      )
+    }
   }
 
   private script(

@@ -10,5 +10,7 @@ export interface DockerBackendOptions {
   autoPull: boolean
   runtime?: string | undefined
   socket?: string | undefined
+  /** `auto`: run the in-container agent in Safe Coder's own image; `off`: Engine-API exec only. */
+  agent?: 'auto' | 'off'
   env?: NodeJS.ProcessEnv
 }

@@ -1,0 +1,325 @@
+/**
+ * `mark` and `changes`: a manifest of the root (lstat of every path, symlinks not followed) and
+ * what differs from it now. Changed files come with the sha256 of their content, so the host
+ * can verify what it pulls. Names that are not UTF-8 cannot be named in JSON: they are
+ * reported as skipped, escaped, and not descended into.
+ */
+
+import { createHash } from 'node:crypto'
+import { isUtf8 } from 'node:buffer'
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+} from 'node:fs'
+import type { BigIntStats } from 'node:fs'
+import { lstatSync } from 'node:fs'
+import { AgentError, assertFdInside, type Root } from './paths.js'
+
+type Kind = 'file' | 'dir' | 'symlink' | 'other'
+
+interface Entry {
+  kind: Kind
+  /** Permission bits. */
+  mode: number
+  size: number
+  mtimeNs: bigint
+  ctimeNs: bigint
+  ino: bigint
+}
+
+export type Change =
+  | { path: string; kind: 'file'; mode: number; size: number; sha256: string }
+  | { path: string; kind: 'symlink'; target: string }
+  | { path: string; kind: 'dir'; mode: number }
+  | { path: string; kind: 'deleted' }
+
+export interface Skipped {
+  path: string
+  reason: string
+}
+
+/** Names at the top of the root that are never reported (the ext4 workspace drive's). */
+const IGNORED_AT_ROOT = new Set(['lost+found'])
+/** Entries walked between two yields to the event loop (output of running commands flows). */
+const YIELD_EVERY = 2000
+
+function kindOf(stat: BigIntStats): Kind {
+  if (stat.isFile()) return 'file'
+  if (stat.isDirectory()) return 'dir'
+  if (stat.isSymbolicLink()) return 'symlink'
+  return 'other'
+}
+
+function entryOf(stat: BigIntStats): Entry {
+  return {
+    kind: kindOf(stat),
+    mode: Number(stat.mode & 0o7777n),
+    size: Number(stat.size),
+    mtimeNs: stat.mtimeNs,
+    ctimeNs: stat.ctimeNs,
+    ino: stat.ino,
+  }
+}
+
+function same(a: Entry, b: Entry): boolean {
+  return (
+    a.kind === b.kind &&
+    a.mode === b.mode &&
+    a.size === b.size &&
+    a.mtimeNs === b.mtimeNs &&
+    a.ctimeNs === b.ctimeNs &&
+    a.ino === b.ino
+  )
+}
+
+/** A name for a path that is not UTF-8: printable ASCII kept, other bytes as \xNN. */
+export function escapeName(bytes: Buffer): string {
+  let out = ''
+  for (const b of bytes) {
+    out +=
+      b >= 0x20 && b < 0x7f && b !== 0x5c
+        ? String.fromCharCode(b)
+        : `\\x${b.toString(16).padStart(2, '0')}`
+  }
+  return out
+}
+
+interface WalkVisitor {
+  entry(rel: string, abs: string, stat: BigIntStats): void
+  skip(rel: string, reason: string): void
+  /** A path that could not be read: what it was (and held) is unknown, not deleted. */
+  opaque(rel: string, reason: string): void
+}
+
+/** Walks the root depth-first, parents before children, never following a symlink. */
+async function walk(root: Root, visitor: WalkVisitor): Promise<void> {
+  const stack: string[] = ['']
+  let sinceYield = 0
+  while (stack.length > 0) {
+    const dirRel = stack.pop() as string
+    const dirAbs = dirRel === '' ? root.real : `${root.real}/${dirRel}`
+    let names: Buffer[]
+    try {
+      names = readdirSync(dirAbs, { encoding: 'buffer' })
+    } catch (error) {
+      visitor.opaque(dirRel, describe(error))
+      continue
+    }
+    names.sort((a, b) => Buffer.compare(a, b))
+    const subdirs: string[] = []
+    for (const raw of names) {
+      if (!isUtf8(raw)) {
+        const shown = dirRel === '' ? escapeName(raw) : `${dirRel}/${escapeName(raw)}`
+        visitor.skip(shown, 'the name is not valid UTF-8')
+        continue
+      }
+      const name = raw.toString('utf8')
+      if (dirRel === '' && IGNORED_AT_ROOT.has(name)) continue
+      const rel = dirRel === '' ? name : `${dirRel}/${name}`
+      const abs = `${dirAbs}/${name}`
+      let stat: BigIntStats | undefined
+      try {
+        stat = lstatSync(abs, { bigint: true, throwIfNoEntry: false })
+      } catch (error) {
+        // A directory readable but not searchable: what is there is unknown, not gone.
+        visitor.opaque(rel, describe(error))
+        continue
+      }
+      if (stat === undefined) continue // gone meanwhile
+      visitor.entry(rel, abs, stat)
+      if (stat.isDirectory()) subdirs.push(rel)
+      if (++sinceYield >= YIELD_EVERY) {
+        sinceYield = 0
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+    }
+    for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i] as string)
+  }
+}
+
+function describe(error: unknown): string {
+  const code = (error as { code?: unknown }).code
+  return typeof code === 'string' ? `unreadable (${code})` : 'unreadable'
+}
+
+/**
+ * Reads a regular file without following a symlink at its place, at most `max` bytes (undefined
+ * when it is larger). Throws AgentError MISSING/WRONG_KIND, or the errno.
+ */
+export function readRegularFile(
+  root: Root,
+  abs: string,
+  max: number,
+): { data: Buffer; mode: number } | undefined {
+  let fd: number
+  try {
+    fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new AgentError('MISSING', 'gone')
+    if (code === 'ELOOP') throw new AgentError('WRONG_KIND', 'a symlink now')
+    throw error
+  }
+  try {
+    assertFdInside(root, fd)
+    const stat = fstatSync(fd)
+    if (!stat.isFile()) throw new AgentError('WRONG_KIND', 'not a regular file now')
+    if (stat.size > max) return undefined
+    // The size fstat saw; a file that grows meanwhile changes its mtime and is reported again.
+    const data = Buffer.allocUnsafe(stat.size)
+    let total = 0
+    while (total < data.length) {
+      const n = readSync(fd, data, total, data.length - total, null)
+      if (n === 0) break
+      total += n
+    }
+    return {
+      data: total === data.length ? data : data.subarray(0, total),
+      mode: stat.mode & 0o7777,
+    }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
+/** The manifest of the root, and the comparisons against it. One walk at a time. */
+export class Tree {
+  private manifest: Map<string, Entry> | undefined
+  private queue: Promise<unknown> = Promise.resolve()
+
+  constructor(private readonly root: Root) {}
+
+  /** Records the current state as the baseline for `changes`. */
+  mark(): Promise<{ files: number }> {
+    return this.serial(async () => {
+      const next = new Map<string, Entry>()
+      await walk(this.root, {
+        entry: (rel, _abs, stat) => next.set(rel, entryOf(stat)),
+        skip: () => undefined,
+        opaque: () => undefined,
+      })
+      this.manifest = next
+      return { files: next.size }
+    })
+  }
+
+  /**
+   * What changed since the last mark (everything, before the first), then re-marks. Files
+   * larger than `maxFileBytes` are skipped (not hashed), as are special files.
+   */
+  changes(maxFileBytes: number): Promise<{ changes: Change[]; skipped: Skipped[]; files: number }> {
+    return this.serial(async () => {
+      const old = this.manifest ?? new Map<string, Entry>()
+      const next = new Map<string, Entry>()
+      const changes: Change[] = []
+      const skipped: Skipped[] = []
+      const opaque = new Set<string>()
+      await walk(this.root, {
+        entry: (rel, abs, stat) => {
+          const entry = entryOf(stat)
+          const previous = old.get(rel)
+          next.set(rel, entry)
+          if (previous !== undefined && same(previous, entry)) return
+          const change = this.describeChange(rel, abs, entry, previous, maxFileBytes, skipped)
+          if (change !== undefined) changes.push(change)
+        },
+        skip: (rel, reason) => skipped.push({ path: rel, reason }),
+        opaque: (rel, reason) => {
+          if (rel === '') throw new AgentError('FAILED', `the root is ${reason}`)
+          opaque.add(rel)
+          skipped.push({ path: rel, reason })
+        },
+      })
+      const belowOpaque = (rel: string): boolean => {
+        if (opaque.size === 0) return false
+        if (opaque.has(rel)) return true
+        for (let at = rel.lastIndexOf('/'); at > 0; at = rel.lastIndexOf('/', at - 1)) {
+          if (opaque.has(rel.slice(0, at))) return true
+        }
+        return false
+      }
+      for (const [rel, entry] of old) {
+        if (next.has(rel)) continue
+        if (belowOpaque(rel)) next.set(rel, entry)
+        else changes.push({ path: rel, kind: 'deleted' })
+      }
+      this.manifest = next
+      return { changes, skipped, files: next.size }
+    })
+  }
+
+  private describeChange(
+    rel: string,
+    abs: string,
+    entry: Entry,
+    previous: Entry | undefined,
+    maxFileBytes: number,
+    skipped: Skipped[],
+  ): Change | undefined {
+    switch (entry.kind) {
+      case 'dir':
+        if (previous?.kind === 'dir' && previous.mode === entry.mode) return undefined
+        return { path: rel, kind: 'dir', mode: entry.mode }
+      case 'symlink': {
+        let target: Buffer
+        try {
+          target = readlinkSync(abs, { encoding: 'buffer' })
+        } catch (error) {
+          skipped.push({ path: rel, reason: describe(error) })
+          return undefined
+        }
+        if (!isUtf8(target)) {
+          skipped.push({ path: rel, reason: 'the link target is not valid UTF-8' })
+          return undefined
+        }
+        return { path: rel, kind: 'symlink', target: target.toString('utf8') }
+      }
+      case 'file': {
+        if (entry.size > maxFileBytes) {
+          skipped.push({ path: rel, reason: `larger than ${maxFileBytes} bytes` })
+          return undefined
+        }
+        let file: ReturnType<typeof readRegularFile>
+        try {
+          file = readRegularFile(this.root, abs, maxFileBytes)
+        } catch (error) {
+          skipped.push({
+            path: rel,
+            reason: error instanceof AgentError ? error.message : describe(error),
+          })
+          return undefined
+        }
+        if (file === undefined) {
+          skipped.push({ path: rel, reason: `larger than ${maxFileBytes} bytes` })
+          return undefined
+        }
+        return {
+          path: rel,
+          kind: 'file',
+          mode: file.mode,
+          size: file.data.length,
+          sha256: sha256(file.data),
+        }
+      }
+      case 'other':
+        if (previous?.kind === 'other') return undefined
+        skipped.push({ path: rel, reason: 'a FIFO, socket or device file is not copied out' })
+        return undefined
+    }
+  }
+
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task)
+    this.queue = run.catch(() => undefined)
+    return run
+  }
+}
