@@ -7,6 +7,7 @@ import { benchNetwork } from './network.js'
 import { benchExec, benchSandboxReady } from './exec.js'
 import { benchGitCommit } from './git-commit.js'
 import { benchGitDiff } from './git-diff.js'
+import { benchMicrovm } from './microvm.js'
 import { benchSync } from './sync.js'
 import { formatResults } from './lib.js'
 
@@ -34,5 +35,6 @@ const results = [
   ...(await benchSync({ runs: 15 })),
   ...(await benchNetwork()),
   ...(await benchAgent({ calls: Math.max(20, Math.round(runs / 2.5)) })),
+  ...(await benchMicrovm({ boots: 5, execs: runs })),
 ]
 console.log(formatResults(results))

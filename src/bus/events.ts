@@ -14,6 +14,8 @@ export interface EventMap {
     detail?: string
     /** The egress mode of a running sandbox: `open` is shown loudly. */
     network?: 'none' | 'allowlist' | 'open'
+    /** Weaker isolation than the backend's name promises (a microVM under TCG), shown loudly. */
+    warning?: string
   }
   'sandbox.stats': {
     sessionId: string

@@ -8,7 +8,7 @@ import type { ChatModel } from '../agent/types.js'
 import { createBus, type Bus } from '../bus/bus.js'
 import type { EventMap } from '../bus/events.js'
 import type { Config } from '../config/index.js'
-import { selectBackend } from '../sandbox/index.js'
+import { selectBackend, type ProbeResult } from '../sandbox/index.js'
 import type { SandboxBackend } from '../sandbox/types.js'
 import type { AgentSettings } from '../session/agent-session.js'
 import { SessionManager } from '../session/manager.js'
@@ -114,7 +114,8 @@ export async function openAgentContext(
     })
   // Build one now: a missing key or base URL is reported before any sandbox starts.
   const model = makeModel()
-  const { backend } = await selectBackend(config, ctx.env, ctx.signal)
+  const { backend, probe } = await selectBackend(config, ctx.env, ctx.signal)
+  warnDegraded(ctx, probe)
   const bus = createBus<EventMap>()
   const policy = config.agent.approval === 'ask' && approval.yes ? 'auto' : config.agent.approval
   const settings: AgentSettings = {
@@ -160,6 +161,12 @@ async function readDemoScript(ctx: CliContext, file: string): Promise<DemoScript
 /** The one --path of `run` and `chat` (the dashboard takes several). */
 export function singlePath(value: string | string[] | undefined): string {
   return (Array.isArray(value) ? value[0] : value) ?? '.'
+}
+
+/** A backend weaker than its name (a microVM under TCG) runs only when asked for, and says so. */
+export function warnDegraded(ctx: CliContext, probe: ProbeResult): void {
+  if (probe.degraded === undefined) return
+  println(ctx.stderr, `safe-coder: WARNING: ${probe.degraded}.`)
 }
 
 /** `open` is available but never quiet. */

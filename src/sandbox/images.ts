@@ -1,9 +1,17 @@
+import path from 'node:path'
 import type { Config } from '../config/schema.js'
 import { SANDBOX_IMAGE } from '../shared/version.js'
 import { DockerBackend } from './docker/backend.js'
 import { BUSYBOX_IMAGE, buildBusyboxImage } from './docker/busybox-image.js'
 import { buildSandboxImage, type BuildImageResult } from './docker/image-build.js'
+import { imageTreeSource } from './docker/image-export.js'
+import { defaultDistDir } from './docker/sidecar.js'
 import { dockerBackendOptions } from './index.js'
+import {
+  buildGuestImage,
+  defaultGuestImageCacheDir,
+  type BuiltGuestImage,
+} from './microvm/image/index.js'
 
 export type { BuildImageResult }
 export { BUSYBOX_IMAGE }
@@ -45,4 +53,31 @@ export async function buildImage(
     ...(request.onProgress === undefined ? {} : { onProgress: request.onProgress }),
     ...(request.command === undefined ? {} : { command: request.command }),
   })
+}
+
+/**
+ * Builds the microVM guest image from the sandbox image's tree (built first when missing or
+ * stale), so containers and VMs run the same Debian system. Cached by its inputs.
+ */
+export async function buildVmImage(
+  config: Config,
+  request: Omit<BuildImageRequest, 'flavor'>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<BuiltGuestImage & { durationMs: number }> {
+  const started = Date.now()
+  const tag = request.tag ?? (config.docker.image === '' ? SANDBOX_IMAGE : config.docker.image)
+  await buildImage(config, { ...request, tag, flavor: 'sandbox', force: false }, env)
+  const kind = config.isolation.backend === 'podman' ? 'podman' : 'docker'
+  const docker = await new DockerBackend(dockerBackendOptions(kind, config, env)).client(
+    request.signal,
+  )
+  const image = await buildGuestImage({
+    cacheDir: config.vm.image_dir ?? defaultGuestImageCacheDir(env),
+    tree: await imageTreeSource(docker, tag),
+    agentDir: path.join(defaultDistDir(), 'guest'),
+    ...(request.force === undefined ? {} : { force: request.force }),
+    ...(request.signal === undefined ? {} : { signal: request.signal }),
+    ...(request.onProgress === undefined ? {} : { onProgress: request.onProgress }),
+  })
+  return { ...image, durationMs: Date.now() - started }
 }

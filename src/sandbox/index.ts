@@ -2,7 +2,7 @@ import type { Config } from '../config/schema.js'
 import { SafeCoderError } from '../shared/errors.js'
 import { DockerBackend } from './docker/backend.js'
 import type { DockerBackendOptions } from './docker/options.js'
-import { probeMicrovm } from './microvm-probe.js'
+import { createMicrovmBackend } from './microvm/create.js'
 import type { BackendKind, ProbeResult, SandboxBackend } from './types.js'
 
 export * from './types.js'
@@ -23,14 +23,7 @@ export function createBackend(
       return new DockerBackend(dockerBackendOptions(kind, config, env))
     case 'qemu':
     case 'firecracker':
-      throw new SafeCoderError(
-        'BACKEND_UNAVAILABLE',
-        `The ${kind} microVM backend is not part of this version of Safe Coder.`,
-        {
-          hint: 'Use the Docker backend: --backend docker, or [isolation] backend = "docker".',
-          data: { backend: kind },
-        },
-      )
+      return createMicrovmBackend(kind, config, env)
   }
 }
 
@@ -51,6 +44,7 @@ export function dockerBackendOptions(
     autoPull: config.docker.auto_pull,
     runtime: config.docker.runtime,
     socket: config.docker.socket,
+    agent: config.docker.agent,
     env,
   }
 }
@@ -71,17 +65,8 @@ async function probeBackends(
 ): Promise<{ probe: ProbeResult; backend?: SandboxBackend }[]> {
   return Promise.all(
     DETECTION_ORDER.map(async (kind) => {
-      switch (kind) {
-        case 'qemu':
-          return { probe: await probeMicrovm({ kind, binary: config.vm.qemu_bin, env }) }
-        case 'firecracker':
-          return { probe: await probeMicrovm({ kind, binary: config.vm.firecracker_bin, env }) }
-        case 'docker':
-        case 'podman': {
-          const backend = createBackend(kind, config, env)
-          return { probe: await backend.probe(signal), backend }
-        }
-      }
+      const backend = createBackend(kind, config, env)
+      return { probe: await backend.probe(signal), backend }
     }),
   )
 }
@@ -113,7 +98,9 @@ export async function selectBackend(
   }
   const probed = await probeBackends(config, env, signal)
   for (const { probe, backend } of probed) {
-    if (probe.available && backend !== undefined) return { backend, probe }
+    // Software emulation is never picked for the user: it is slow and not hardware isolation.
+    if (probe.available && probe.degraded === undefined && backend !== undefined)
+      return { backend, probe }
   }
   const lines = probed
     .map(({ probe }) => `  ${probe.kind}: ${probe.reason ?? 'unavailable'}`)

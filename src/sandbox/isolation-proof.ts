@@ -19,6 +19,11 @@ export interface IsolationReport {
   noNewPrivs: boolean
   /** Whether a Docker socket is reachable inside. */
   dockerSocket: boolean
+  /**
+   * A kernel of its own (a microVM): capabilities and no-new-privileges then only matter inside
+   * the guest, whose boundary is the hypervisor.
+   */
+  ownKernel: boolean
   /** True when every check shows isolation. */
   isolated: boolean
 }
@@ -74,14 +79,14 @@ export async function proveIsolation(
     capEff,
     noNewPrivs: get('nnp') === '1',
     dockerSocket: values.has('socket'),
+    ownKernel: get('kernel') !== '' && get('kernel') !== os.release(),
     isolated: false,
   }
   report.isolated =
     interfaces.length === 0 &&
     routes === 0 &&
     !report.hostCanaryVisible &&
-    /^0+$/.test(capEff) &&
-    report.noNewPrivs &&
+    (report.ownKernel || (/^0+$/.test(capEff) && report.noNewPrivs)) &&
     !report.dockerSocket
   return report
 }

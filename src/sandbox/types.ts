@@ -18,6 +18,11 @@ export interface ProbeResult {
   /** Why it is unusable and how to fix it, when `available` is false. */
   reason?: string
   hint?: string
+  /**
+   * Usable, but weaker than its kind promises (a microVM under TCG software emulation: slow and
+   * not hardware isolation). Auto-detection skips it; an explicit choice runs it with a warning.
+   */
+  degraded?: string
   /** Backend-specific facts for `doctor --json` (version, runtimes, socket, …). */
   details: Record<string, unknown>
 }
@@ -128,6 +133,8 @@ export interface SandboxInfo {
 export interface Sandbox {
   readonly id: string
   readonly kind: BackendKind
+  /** Set when this sandbox isolates less than its kind promises (a microVM under TCG). */
+  readonly warning?: string
   /** Runs a command inside the sandbox. Never throws on a non-zero exit. */
   exec(req: ExecRequest, io?: ExecIO): Promise<ExecResult>
   /** Reads a file inside /workspace; rejects PATH_REJECTED for paths that lead out. */

@@ -337,6 +337,7 @@ export class AgentSession {
       backend: backend.kind,
       state: 'running',
       network: this.#network?.mode ?? 'none',
+      ...(raw.warning === undefined ? {} : { warning: raw.warning }),
     })
     void this.#pumpStats(raw)
     this.#status('idle')

@@ -103,6 +103,7 @@ function describeSession(state: ViewState): string {
     s.status,
   ]
   if (s.unsynced > 0) parts.push(`+${s.unsynced} unsynced`)
+  if (s.warning !== undefined) parts.push(s.warning.toUpperCase())
   if (s.network === 'open') parts.push('NETWORK OPEN')
   else if (s.network === 'allowlist') parts.push('net: allow-list')
   return parts.join(' · ')

@@ -94,11 +94,14 @@ function printReport(ctx: CliContext, report: DoctorReport): void {
   out()
   out('Backends (auto-detection order):')
   for (const b of report.backends) {
-    const mark = b.available ? '✓' : '✗'
+    const mark = !b.available ? '✗' : b.degraded !== undefined ? '!' : '✓'
     const chosen = b.kind === report.selected ? '  ← selected' : ''
     out(
       `  ${mark} ${b.kind.padEnd(12)}${b.available ? b.summary : (b.reason ?? 'unavailable')}${chosen}`,
     )
+    // Usable only when asked for by name: say why auto-detection passed it over.
+    if (b.degraded !== undefined)
+      out(`      ${b.degraded}; auto-detection skips it (--backend ${b.kind} runs it anyway).`)
     if (!b.available && b.hint !== undefined && b.kind === report.selected) out(`      ${b.hint}`)
   }
   if (report.image !== undefined) {
@@ -107,7 +110,10 @@ function printReport(ctx: CliContext, report: DoctorReport): void {
     const img = report.image
     if (img.present) {
       const size = img.sizeBytes === undefined ? '' : `, ${formatBytes(img.sizeBytes)}`
-      out(`  ✓ ${img.image} (${(img.id ?? '').slice(7, 19)}${size}, created ${img.created ?? '?'})`)
+      const id = (img.id ?? '').replace(/^sha256:/, '').slice(0, 12)
+      out(
+        `  ✓ ${img.image} (${id}${size}${img.created === undefined ? '' : `, created ${img.created}`})`,
+      )
     } else {
       out(`  ✗ ${img.image} is not present`)
       if (img.hint !== undefined) out(`      ${img.hint}`)
@@ -130,11 +136,14 @@ function printReport(ctx: CliContext, report: DoctorReport): void {
     out(
       `  ${ok(!iso.hostCanaryVisible)} host files    ${iso.hostCanaryVisible ? 'a host canary file IS visible' : 'a canary planted on the host is not visible'}`,
     )
+    // In a VM these describe the guest's own kernel, not the host's: shown, not judged.
+    const inGuest = (good: boolean): string => (iso.ownKernel ? '·' : ok(good))
+    const guestNote = iso.ownKernel ? ' (inside the guest kernel)' : ''
     out(
-      `  ${ok(/^0+$/.test(iso.capEff))} capabilities  ${/^0+$/.test(iso.capEff) ? 'none' : `CapEff ${iso.capEff}`}`,
+      `  ${inGuest(/^0+$/.test(iso.capEff))} capabilities  ${/^0+$/.test(iso.capEff) ? 'none' : `CapEff ${iso.capEff}`}${guestNote}`,
     )
     out(
-      `  ${ok(iso.noNewPrivs)} privileges    ${iso.noNewPrivs ? 'no-new-privileges set' : 'no-new-privileges NOT set'}`,
+      `  ${inGuest(iso.noNewPrivs)} privileges    ${iso.noNewPrivs ? 'no-new-privileges set' : 'no-new-privileges NOT set'}${guestNote}`,
     )
     out(
       `  ${ok(!iso.dockerSocket)} engine socket ${iso.dockerSocket ? 'a container engine socket is reachable' : 'not reachable'}`,

@@ -14,7 +14,7 @@ import {
   type NetworkOptions,
 } from '../options.js'
 import { resolveNetworkPolicy } from '../../session/network.js'
-import { warnOpenNetwork } from '../agent-setup.js'
+import { warnDegraded, warnOpenNetwork } from '../agent-setup.js'
 import { openSessionContext } from '../session-context.js'
 import type { RegisterCommand } from './index.js'
 
@@ -55,6 +55,7 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
       })
       warnOpenNetwork(ctx, network)
       const { backend, probe } = await selectBackend(session.config, ctx.env, ctx.signal)
+      warnDegraded(ctx, probe)
       let id = options.session
       if (id === undefined) {
         const projectDir = path.resolve(ctx.cwd, options.project ?? '.')

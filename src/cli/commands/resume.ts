@@ -1,5 +1,6 @@
 import { selectBackend } from '../../sandbox/index.js'
 import { resumeSession } from '../../session/workspace-session.js'
+import { warnDegraded } from '../agent-setup.js'
 import { println } from '../context.js'
 import { withCommonOptions, type CommonOptions } from '../options.js'
 import { openSessionContext } from '../session-context.js'
@@ -14,7 +15,15 @@ export const registerResume: RegisterCommand = (program, ctx) => {
     .argument('<session>', 'session id')
     .action(async (id: string, options: CommonOptions) => {
       const session = await openSessionContext(ctx, options)
-      const { backend } = await selectBackend(session.config, ctx.env, ctx.signal)
+      // A session that ran in a microVM is reclaimed by that backend: its drive holds the work.
+      const record = await session.store.read(id)
+      const config =
+        session.config.isolation.backend === 'auto' &&
+        (record.backend === 'qemu' || record.backend === 'firecracker')
+          ? { ...session.config, isolation: { backend: record.backend } }
+          : session.config
+      const { backend, probe } = await selectBackend(config, ctx.env, ctx.signal)
+      warnDegraded(ctx, probe)
       const result = await resumeSession({
         store: session.store,
         id,

@@ -71,10 +71,17 @@ export function sandboxState(
 ): SessionView {
   if (p.state === 'running') {
     const network = p.network ?? session.network
-    if (session.stats.startedAt !== undefined && network === session.network) return session
+    const warning = p.warning ?? session.warning
+    if (
+      session.stats.startedAt !== undefined &&
+      network === session.network &&
+      warning === session.warning
+    )
+      return session
     return {
       ...session,
       ...(network === undefined ? {} : { network }),
+      ...(warning === undefined ? {} : { warning: sanitizeLine(warning) }),
       stats: { ...session.stats, startedAt: session.stats.startedAt ?? now },
     }
   }

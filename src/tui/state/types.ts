@@ -53,6 +53,8 @@ export interface SessionView {
   lastError?: ErrorInfo
   /** Egress mode of its sandbox; `open` is shown loudly in the status bar. */
   network?: 'none' | 'allowlist' | 'open'
+  /** Weaker isolation than the backend promises (a microVM under TCG); shown in the status bar. */
+  warning?: string
   /** The latest connection the egress proxy refused, which `a` offers to allow. */
   lastDenied?: { host: string; port: number }
 }

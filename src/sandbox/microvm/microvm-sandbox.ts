@@ -1,0 +1,194 @@
+import { SafeCoderError, isSafeCoderError } from '../../shared/errors.js'
+import { sleep } from '../../shared/abort.js'
+import type { AgentClient } from '../agent-channel/types.js'
+import type {
+  BackendKind,
+  DirEntry,
+  ExecIO,
+  ExecRequest,
+  ExecResult,
+  FileStat,
+  ResourceSample,
+  Sandbox,
+} from '../types.js'
+import { applyToMirror } from './mirror-apply.js'
+import type { VmHandle } from './types.js'
+
+const STATS_INTERVAL_MS = 1000
+const SHUTDOWN_TIMEOUT_MS = 10_000
+/** A file the guest made larger than this fails the pull (held in memory while written). */
+const MAX_PULL_BYTES = 512 * 1024 * 1024
+
+export interface MicrovmSandboxOptions {
+  kind: BackendKind
+  vm: VmHandle
+  agent: AgentClient
+  mirrorDir: string
+  user: { uid: number; gid: number }
+  env: Record<string, string>
+  memoryLimitBytes: number
+  /** After the VM is gone: recover the workspace from its drive into the mirror, free its files. */
+  release: (options: { recover: boolean }) => Promise<string[]>
+}
+
+/**
+ * A session's microVM, driven through its guest agent. The workspace lives on the VM's own
+ * drive; `syncOut` pulls what changed into the host mirror after every tool call, so tracking
+ * and sync-back are the same code as for containers.
+ */
+export class MicrovmSandbox implements Sandbox {
+  readonly id: string
+  readonly kind: BackendKind
+  readonly warning: string | undefined
+  #disposed: Promise<void> | undefined
+  #gone: SafeCoderError | undefined
+  #pulling: Promise<string[]> | undefined
+
+  constructor(private readonly options: MicrovmSandboxOptions) {
+    this.id = options.vm.id
+    this.kind = options.kind
+    this.warning =
+      options.vm.accel === 'tcg' ? 'TCG: software emulation, not hardware isolation' : undefined
+    void options.vm.exited.then((exit) => {
+      this.#gone ??= new SafeCoderError(
+        'SANDBOX_GONE',
+        `The microVM ${this.id} stopped (${exit.signal ?? `exit ${exit.code ?? '?'}`}).`,
+        {
+          hint: 'Its workspace is recovered from the VM drive when the session stops; resume the session to continue.',
+          data: { sandboxId: this.id },
+        },
+      )
+      options.agent.close()
+    })
+  }
+
+  async exec(req: ExecRequest, io: ExecIO = {}): Promise<ExecResult> {
+    this.#assertLive()
+    const env = { ...this.options.env, ...req.env }
+    return this.#call(() => this.options.agent.exec({ ...req, env, user: this.options.user }, io))
+  }
+
+  readFile(
+    path: string,
+    options: { maxBytes?: number; signal?: AbortSignal } = {},
+  ): Promise<Uint8Array> {
+    return this.#call(() => this.options.agent.readFile(path, options))
+  }
+
+  async writeFile(
+    path: string,
+    data: string | Uint8Array,
+    options: { mode?: number; signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data
+    await this.#call(() => this.options.agent.writeFile(path, bytes, options))
+  }
+
+  stat(path: string, options: { signal?: AbortSignal } = {}): Promise<FileStat> {
+    return this.#call(() => this.options.agent.stat(path, options))
+  }
+
+  list(path: string, options: { signal?: AbortSignal } = {}): Promise<DirEntry[]> {
+    return this.#call(() => this.options.agent.list(path, options))
+  }
+
+  /** Pulls what changed in the guest since the last pull into the host mirror. */
+  syncOut(): Promise<string[]> {
+    // One pull at a time: two would race on the same mirror paths.
+    const run = async (): Promise<string[]> => {
+      await this.#pulling?.catch(() => undefined)
+      this.#assertLive()
+      const set = await this.#call(() => this.options.agent.changes())
+      const { changed } = await applyToMirror(this.options.mirrorDir, set, (paths, onFile) =>
+        this.options.agent.pull(paths, onFile, { maxFileBytes: MAX_PULL_BYTES }),
+      )
+      return changed
+    }
+    const pulling = run()
+    this.#pulling = pulling
+    return pulling
+  }
+
+  async *stats(signal: AbortSignal): AsyncIterable<ResourceSample> {
+    let previous: { at: number; cpu: number } | undefined
+    while (!signal.aborted && this.#gone === undefined) {
+      const sample = await this.#sample(previous).catch(() => undefined)
+      if (sample === undefined) return
+      previous = { at: sample.at, cpu: sample.cpuSeconds }
+      yield sample.sample
+      await sleep(STATS_INTERVAL_MS, signal).catch(() => undefined)
+    }
+  }
+
+  dispose(): Promise<void> {
+    this.#disposed ??= this.#stop()
+    return this.#disposed
+  }
+
+  async #sample(
+    previous: { at: number; cpu: number } | undefined,
+  ): Promise<{ at: number; cpuSeconds: number; sample: ResourceSample }> {
+    const [host, guest] = await Promise.all([
+      this.options.vm.hostStats(),
+      this.options.agent.stats().catch(() => undefined),
+    ])
+    const at = Date.now()
+    const cpuPercent =
+      previous === undefined || at <= previous.at
+        ? 0
+        : ((host.cpuSeconds - previous.cpu) / ((at - previous.at) / 1000)) * 100
+    return {
+      at,
+      cpuSeconds: host.cpuSeconds,
+      sample: {
+        at,
+        cpuPercent: Math.max(0, cpuPercent),
+        // The guest's own figure when the agent answers; the VMM's RSS otherwise.
+        memoryBytes: guest?.memoryUsedBytes ?? host.rssBytes,
+        memoryLimitBytes: guest?.memoryTotalBytes ?? this.options.memoryLimitBytes,
+        pids: guest?.pids ?? 0,
+        blockReadBytes: 0,
+        blockWriteBytes: 0,
+        netRxBytes: 0,
+        netTxBytes: 0,
+      },
+    }
+  }
+
+  /** Final pull, clean shutdown, then the VMM goes; a dead VM's drive is recovered instead. */
+  async #stop(): Promise<void> {
+    const { vm, agent } = this.options
+    let pulled = false
+    if (this.#gone === undefined && !agent.closed) {
+      try {
+        await this.syncOut()
+        pulled = true
+        await agent.shutdown(SHUTDOWN_TIMEOUT_MS)
+        await Promise.race([vm.exited, sleep(SHUTDOWN_TIMEOUT_MS)])
+      } catch {
+        // A guest that will not pull or stop cleanly is stopped hard; its drive still has the work.
+      }
+    }
+    agent.close()
+    await vm.kill()
+    await this.options.release({ recover: !pulled })
+  }
+
+  #assertLive(): void {
+    if (this.#gone !== undefined) throw this.#gone
+  }
+
+  async #call<T>(action: () => Promise<T>): Promise<T> {
+    this.#assertLive()
+    try {
+      return await action()
+    } catch (error) {
+      // The channel broke because the VM died: say that, not "the agent went away".
+      if (isSafeCoderError(error, 'SANDBOX_GONE') || this.options.agent.closed) {
+        await Promise.race([this.options.vm.exited, sleep(500)])
+        if (this.#gone !== undefined) throw this.#gone
+      }
+      throw error
+    }
+  }
+}
