@@ -526,6 +526,20 @@ describe('reduce: other events', () => {
     )
     expect(session(restarted, 's-1').stats.startedAt).toBe(NOW + 5)
   })
+
+  it('keeps the warning of a sandbox weaker than its backend (a microVM under TCG)', () => {
+    const state = run([
+      ...sessionStart('s-1'),
+      ev('sandbox.state', {
+        sessionId: 's-1',
+        sandboxId: 'vm-1',
+        backend: 'qemu',
+        state: 'running',
+        warning: 'TCG: software emulation, not hardware isolation\u001b[2J',
+      }),
+    ])
+    expect(session(state, 's-1').warning).toBe('TCG: software emulation, not hardware isolation')
+  })
 })
 
 describe('reduce: floods', () => {
