@@ -153,6 +153,11 @@ export interface Sandbox {
   stats(signal: AbortSignal): AsyncIterable<ResourceSample>
   /** microVM only: pull changed files into the host mirror. */
   syncOut?(): Promise<string[]>
+  /**
+   * microVM only: push mirror paths the host changed (a revert while the sandbox runs) into the
+   * sandbox. Containers see the mirror directly and need nothing.
+   */
+  syncIn?(paths: string[]): Promise<void>
   /** Stops and removes the sandbox. Idempotent; never touches the mirror. */
   dispose(): Promise<void>
 }

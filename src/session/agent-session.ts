@@ -176,6 +176,11 @@ export class AgentSession {
     return this.deps.backend.kind
   }
 
+  /** The host changed these mirror paths (a revert): a running microVM gets them too. */
+  async mirrorChanged(paths: string[]): Promise<void> {
+    await this.#sandbox?.syncIn?.(paths)
+  }
+
   /**
    * Runs one turn. Resolves with what it did; rejects with the failure (after recording every
    * tool call it made and emitting `turn.finished`).

@@ -124,6 +124,7 @@ export class LocalSessionClient implements SessionClient {
 
   async revert(id: string, target: RevertTarget): Promise<{ commit: string }> {
     const result = await this.#locked(id, () => revertInSession(this.#ctx, id, target))
+    await this.#local(id)?.mirrorChanged(result.changed)
     this.options.bus.emit('git.committed', {
       sessionId: id,
       commit: result.commit,

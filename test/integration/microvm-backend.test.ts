@@ -127,6 +127,17 @@ describe('qemu microvm backend (TCG)', () => {
     expect(await sandbox.syncOut?.()).toEqual([])
   })
 
+  it('takes mirror paths the host changed (a revert) into the running guest', async () => {
+    await writeFile(path.join(mirror, 'made.txt'), 'reverted on the host\n')
+    await rm(path.join(mirror, 'deep'), { recursive: true })
+    await sandbox.syncIn?.(['made.txt', 'deep/er/x', 'deep/er', 'deep'])
+    const seen = await sandbox.exec({ command: 'cat made.txt; ls deep 2>&1 || true' })
+    expect(seen.stdout).toMatch(/^reverted on the host\n.*No such file/s)
+    // The echo comes back unchanged: the mirror keeps the reverted content.
+    await sandbox.syncOut?.()
+    expect(await readFile(path.join(mirror, 'made.txt'), 'utf8')).toBe('reverted on the host\n')
+  })
+
   it('kills a command that never ends at its timeout, with its children', async () => {
     const started = Date.now()
     const result = await sandbox.exec({ command: 'sleep 1000 & sleep 1001', timeoutMs: 2000 })

@@ -1,4 +1,7 @@
+import { lstat, readFile, readlink } from 'node:fs/promises'
+import path from 'node:path'
 import { SafeCoderError, isSafeCoderError } from '../../shared/errors.js'
+import { isUnsafeName } from '../../workspace/path-rules.js'
 import { sleep } from '../../shared/abort.js'
 import type { AgentClient } from '../agent-channel/types.js'
 import type {
@@ -109,6 +112,12 @@ export class MicrovmSandbox implements Sandbox {
     return pulling
   }
 
+  async syncIn(paths: string[]): Promise<void> {
+    for (const rel of paths) {
+      await this.#call(() => pushPath(this.options.mirrorDir, rel, this.options.agent))
+    }
+  }
+
   async *stats(signal: AbortSignal): AsyncIterable<ResourceSample> {
     let previous: { at: number; cpu: number } | undefined
     while (!signal.aborted && this.#gone === undefined) {
@@ -191,4 +200,25 @@ export class MicrovmSandbox implements Sandbox {
       throw error
     }
   }
+}
+
+/**
+ * Makes `rel` in the guest what it is in the mirror: a file (content and mode), a symlink, a
+ * directory, or nothing. The next pull reports the same content back, which changes nothing.
+ */
+async function pushPath(mirrorDir: string, rel: string, agent: AgentClient): Promise<void> {
+  if (isUnsafeName(rel)) return
+  const source = path.join(mirrorDir, ...rel.split('/'))
+  const info = await lstat(source).catch(() => undefined)
+  const quoted = `'${rel.replace(/'/g, "'\\''")}'`
+  const run = async (command: string): Promise<void> => {
+    await agent.exec({ command: ['/bin/sh', '-c', command], cwd: '/workspace', timeoutMs: 30_000 })
+  }
+  if (info === undefined) await run(`rm -rf -- ${quoted}`)
+  else if (info.isFile())
+    await agent.writeFile(rel, await readFile(source), { mode: info.mode & 0o777 })
+  else if (info.isSymbolicLink()) {
+    const target = await readlink(source)
+    await run(`rm -rf -- ${quoted} && ln -s -- '${target.replace(/'/g, "'\\''")}' ${quoted}`)
+  } else if (info.isDirectory()) await run(`mkdir -p -- ${quoted}`)
 }
