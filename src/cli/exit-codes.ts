@@ -13,6 +13,7 @@ export const exitCodes: Record<ErrorCode, number> = {
   SANDBOX_GONE: 70,
   INTERNAL: 70,
   COPY_FAILED: 74,
+  DISK_FULL: 74,
   CONFIG_INVALID: 78,
   PROVIDER_FAILED: 75,
   STEP_LIMIT: 79,

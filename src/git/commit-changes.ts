@@ -24,6 +24,8 @@ export interface CommitChangesOptions {
   signal?: AbortSignal
   /** Called for each file whose content is read (progress, and proof of what was read). */
   onRead?: (path: string) => void
+  /** Paths found but not recorded, reported also when nothing changed (so no commit is made). */
+  onSkipped?: (skipped: { path: string; reason: SkipReason }[]) => void
 }
 
 export type ChangeStatus = 'added' | 'modified' | 'deleted' | 'typechange'
@@ -65,6 +67,7 @@ export async function recordChanges(
       else await Promise.all([...reported].map((rel) => refresh.refreshPath(rel)))
       const changed = statuses(refresh.changes)
       const skipped = refresh.skipped.sort((a, b) => compare(a.path, b.path))
+      if (skipped.length > 0) options.onSkipped?.(skipped)
       if (changed.length === 0 && options.allowEmpty !== true) {
         if (refresh.statsUpdated) await saveStatCache(repo.gitdir, state)
         return undefined

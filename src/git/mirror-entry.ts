@@ -6,7 +6,14 @@ import type { GitFileMode } from '../shared/manifest.js'
 
 /** Why a mirror path is not in a commit. */
 export type SkipReason =
-  'fifo' | 'socket' | 'device' | 'unreadable' | 'unsafe-name' | 'invalid-utf8' | 'vanished'
+  | 'fifo'
+  | 'socket'
+  | 'device'
+  | 'unreadable'
+  | 'unsafe-name'
+  | 'invalid-utf8'
+  | 'vanished'
+  | 'path-too-long'
 
 /** The stat fields that decide whether a file must be read again. */
 export interface StatKey {
@@ -68,6 +75,8 @@ export async function readMirrorEntry(
       const errno = errnoOf(error)
       if (errno === 'ENOENT' || errno === 'ENOTDIR') return { kind: 'missing' }
       if (errno === 'EACCES' || errno === 'EPERM') return { kind: 'skip', reason: 'unreadable' }
+      // Deeper than the host's PATH_MAX: it cannot be opened here, so it cannot be recorded.
+      if (errno === 'ENAMETOOLONG') return { kind: 'skip', reason: 'path-too-long' }
       if (errno !== 'ELOOP') throw readFailed(rel, error)
     }
     if (attempt === 2) return { kind: 'skip', reason: 'vanished' }

@@ -83,6 +83,10 @@ async function listDir(workDir: string, rel: string, out: WalkResult): Promise<D
       out.skipped.push({ path: rel, reason: 'unreadable' })
       return []
     }
+    if (rel !== '' && errno === 'ENAMETOOLONG') {
+      out.skipped.push({ path: rel, reason: 'path-too-long' })
+      return []
+    }
     throw readFailed(rel, error)
   }
   const kept = entries.filter((entry) => {

@@ -141,18 +141,19 @@ export async function execInSession(options: {
       signal,
     )
     const sandbox = bus === undefined ? created : observeSandbox(created, id, bus)
-    await store.update(id, () => ({
-      status: 'active',
-      sandboxId: sandbox.id,
-      ownerPid: process.pid,
-      network: options.network ?? { mode: 'none', allow: [], deny: [] },
-    }))
-    bus?.emit('session.status', { sessionId: id, status: 'busy' })
     const callId = createId('call')
     const started = Date.now()
     let result: ExecResult | undefined
     let failure: unknown
     try {
+      // Inside the try: a record that cannot be written (a full disk) must not leak the sandbox.
+      await store.update(id, () => ({
+        status: 'active',
+        sandboxId: sandbox.id,
+        ownerPid: process.pid,
+        network: options.network ?? { mode: 'none', allow: [], deny: [] },
+      }))
+      bus?.emit('session.status', { sessionId: id, status: 'busy' })
       result = await sandbox.exec(
         {
           command: options.command,
@@ -174,7 +175,11 @@ export async function execInSession(options: {
             ? 'aborted'
             : String(result.exitCode)
     const repo = await auditRepo(store, id, options.tracking.maxFileBytes)
+    let skipped: { path: string; reason: string }[] = []
     const committed = await commitChanges(repo, {
+      onSkipped: (found) => {
+        skipped = found
+      },
       message: `exec: ${oneLine(options.command.join(' '), 72)}`,
       trailers: { Session: id, Call: callId, Exit: exit, Duration: `${Date.now() - started}ms` },
       scan: true,
@@ -207,7 +212,7 @@ export async function execInSession(options: {
     }
     return {
       result,
-      skipped: committed?.skipped ?? [],
+      skipped,
       ...(committed === undefined
         ? {}
         : { commit: { id: committed.commit, changed: committed.changed.length } }),
@@ -300,6 +305,17 @@ export async function resumeSession(options: {
   const { store, id, backend, signal } = options
   const { record, paths, lock } = await lockSession(store, id)
   try {
+    // Killed while copying in: no snapshot was taken, so there is nothing to go on from.
+    if (record.baseCommit === undefined) {
+      throw new SafeCoderError(
+        'NOT_FOUND',
+        `Session ${id} never finished copying the project in (it was interrupted), so it has no snapshot to resume from.`,
+        {
+          hint: `Discard it (safe-coder discard ${id} --yes) and start a new session; the project itself was never changed.`,
+          data: { sessionId: id },
+        },
+      )
+    }
     const { removedSandbox, recovered } = await reclaimSession(options)
     const sandbox = await backend.create(
       { sessionId: id, mirrorDir: paths.work, projectPath: record.projectPath },

@@ -13,6 +13,7 @@ export const errorCodes = [
   'PATH_REJECTED',
   'NOT_FOUND',
   'COPY_FAILED',
+  'DISK_FULL',
   'SYNC_CONFLICT',
   'PROVIDER_FAILED',
   'STEP_LIMIT',
@@ -71,6 +72,17 @@ export function toErrorInfo(error: unknown): ErrorInfo {
     if (error.data !== undefined) info.data = error.data
     if (error.cause !== undefined) info.cause = describeCause(error.cause)
     return info
+  }
+  const errno = errnoOf(error)
+  // A full disk is the machine's state, not a bug: say where, and that nothing was lost.
+  if (errno === 'ENOSPC' || errno === 'EDQUOT') {
+    const where = (error as NodeJS.ErrnoException).path
+    return {
+      code: 'DISK_FULL',
+      message: `No space left on the device${where === undefined ? '' : ` holding ${where}`} (${errno}).`,
+      hint: 'Free space there (df -h shows how much is left) and run the command again; what was already recorded is intact.',
+      cause: describeCause(error),
+    }
   }
   return { code: 'INTERNAL', message: describeCause(error) }
 }

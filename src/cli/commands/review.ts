@@ -1,3 +1,5 @@
+import { SafeCoderError } from '../../shared/errors.js'
+import { quotePath, visibleText } from '../../git/diff-escape.js'
 import {
   diffCommits,
   findRootCommit,
@@ -21,7 +23,7 @@ export const registerReview: RegisterCommand = (program, ctx) => {
   withCommonOptions(program.command('log'))
     .description("a session's commits, newest first, with the files each changed")
     .argument('<session>', 'session id')
-    .option('-n, --limit <n>', 'show at most n commits', (v) => Number(v))
+    .option('-n, --limit <n>', 'show at most n commits', parseLimit)
     .option('--json', 'print as JSON')
     .action(async (id: string, options: CommonOptions & { limit?: number; json?: boolean }) => {
       const session = await openSessionContext(ctx, options)
@@ -45,7 +47,7 @@ export const registerReview: RegisterCommand = (program, ctx) => {
             ctx.stdout,
             c.allowed
               ? `net           ${when}  allowed ${c.host}:${c.port} (${c.kind}) ${formatBytes(c.bytesIn)} in ${formatDuration(c.durationMs)}`
-              : `net           ${when}  DENIED  ${c.host}:${c.port} (${c.kind}): ${c.reason ?? 'not allowed'}`,
+              : `net           ${when}  DENIED  ${visibleText(c.host)}:${c.port} (${c.kind}): ${visibleText(c.reason ?? 'not allowed')}`,
           )
         }
       }
@@ -53,7 +55,11 @@ export const registerReview: RegisterCommand = (program, ctx) => {
         printConnectionsAfter(commit.timestamp * 1000)
         const when = new Date(commit.timestamp * 1000).toISOString().replace('T', ' ').slice(0, 19)
         const exit = commit.trailers.Exit === undefined ? '' : `  exit ${commit.trailers.Exit}`
-        println(ctx.stdout, `${commit.oid.slice(0, 12)}  ${when}  ${commit.subject}${exit}`)
+        // Subjects and names come from the sandbox: never let them drive the terminal.
+        println(
+          ctx.stdout,
+          `${commit.oid.slice(0, 12)}  ${when}  ${visibleText(commit.subject)}${visibleText(exit)}`,
+        )
         for (const f of commit.files.slice(0, 50)) {
           const counts =
             f.binary || f.tooLarge
@@ -61,7 +67,10 @@ export const registerReview: RegisterCommand = (program, ctx) => {
                 ? 'too large'
                 : 'binary'
               : `+${f.added} -${f.removed}`
-          println(ctx.stdout, `    ${f.status.padEnd(10)} ${counts.padEnd(12)} ${f.path}`)
+          println(
+            ctx.stdout,
+            `    ${f.status.padEnd(10)} ${counts.padEnd(12)} ${quotePath('', f.path)}`,
+          )
         }
         if (commit.files.length > 50)
           println(ctx.stdout, `    … and ${commit.files.length - 50} more files`)
@@ -131,4 +140,17 @@ export const registerReview: RegisterCommand = (program, ctx) => {
         await lock.release()
       }
     })
+}
+
+/** `-n/--limit`: a whole number of commits, said plainly when it is not one. */
+function parseLimit(value: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1) {
+    throw new SafeCoderError(
+      'USAGE',
+      `-n/--limit must be a whole number of commits (1 or more), got ${JSON.stringify(value)}.`,
+      { hint: 'For example: safe-coder log SESSION -n 20' },
+    )
+  }
+  return n
 }

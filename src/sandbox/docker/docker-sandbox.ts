@@ -1,4 +1,5 @@
 import type Docker from 'dockerode'
+import { sleep } from '../../shared/abort.js'
 import { createId } from '../../shared/ids.js'
 import { SafeCoderError } from '../../shared/errors.js'
 import { toWorkspacePath } from '../workspace-path.js'
@@ -194,13 +195,21 @@ export class DockerSandbox implements Sandbox {
     }
   }
 
-  /** SANDBOX_GONE when the container is no longer running; otherwise returns. */
+  /**
+   * SANDBOX_GONE when the container is no longer running; otherwise returns. The agent's channel
+   * closes before the engine records a killed container as stopped, so a running state is
+   * re-checked for a moment before it is believed.
+   */
   private async assertRunning(cause: unknown): Promise<void> {
-    let running = false
-    try {
-      running = (await this.container.inspect()).State.Running
-    } catch (error) {
-      throw sandboxError(this.id, 'checking the container', error)
+    let running = true
+    for (let attempt = 0; attempt < 8 && running; attempt++) {
+      if (attempt > 0) await sleep(50)
+      try {
+        const state = (await this.container.inspect()).State
+        running = state.Running && !state.Restarting
+      } catch (error) {
+        throw sandboxError(this.id, 'checking the container', error)
+      }
     }
     if (!running) {
       throw sandboxError(
