@@ -13,6 +13,10 @@ export const EVENTS_PROTOCOL = 1
 const MAX_SOCKET_PATH = 100
 /** Events a newly connected dashboard receives first, so it sees the session's recent past. */
 const REPLAY = 2000
+/** The replay also stops at this many bytes: a flood of output must not fill the heap. */
+const REPLAY_BYTES = 4 * 1024 * 1024
+/** A watcher this far behind is dropped (it reconnects and gets the replay) rather than buffered. */
+const MAX_CLIENT_BACKLOG = 16 * 1024 * 1024
 
 /** Lines a session process writes: a hello, then its bus events. */
 export type ServerLine =
@@ -49,15 +53,23 @@ export async function serveSessionEvents(options: {
   await removeStaleSocket(socketPath)
   const clients = new Set<Socket>()
   const recent: string[] = []
+  let recentBytes = 0
   const send = (line: string): void => {
-    for (const socket of clients) if (!socket.destroyed) socket.write(line)
+    for (const socket of clients) {
+      if (socket.destroyed) continue
+      if (socket.writableLength > MAX_CLIENT_BACKLOG) socket.destroy()
+      else socket.write(line)
+    }
   }
   const subscription = bus.onAny(
     (envelope: Envelope<EventMap>) => {
       if ((envelope.payload as { sessionId?: string }).sessionId !== session.id) return
       const line = `${JSON.stringify({ type: 'event', name: envelope.name, payload: envelope.payload } satisfies ServerLine)}\n`
       recent.push(line)
-      if (recent.length > REPLAY) recent.shift()
+      recentBytes += line.length
+      while (recent.length > REPLAY || (recentBytes > REPLAY_BYTES && recent.length > 1)) {
+        recentBytes -= recent.shift()?.length ?? 0
+      }
       send(line)
     },
     { replay: false },

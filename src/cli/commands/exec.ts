@@ -14,6 +14,7 @@ import {
   type NetworkOptions,
 } from '../options.js'
 import { resolveNetworkPolicy } from '../../session/network.js'
+import { boundedForward } from '../bounded-output.js'
 import { warnDegraded, warnOpenNetwork } from '../agent-setup.js'
 import { openSessionContext } from '../session-context.js'
 import type { RegisterCommand } from './index.js'
@@ -73,6 +74,8 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
         )
         for (const s of copied.skipped) note(`  skipped ${s.path}: ${s.reason}`)
       }
+      const out = boundedForward(ctx.stdout)
+      const err = boundedForward(ctx.stderr)
       const { result, commit, skipped } = await execInSession({
         store: session.store,
         id,
@@ -81,8 +84,8 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
         ...(options.timeout === undefined ? {} : { timeoutMs: options.timeout * 1000 }),
         tracking: session.tracking,
         io: {
-          onStdout: (chunk) => ctx.stdout.write(chunk),
-          onStderr: (chunk) => ctx.stderr.write(chunk),
+          onStdout: out.write,
+          onStderr: err.write,
         },
         signal: ctx.signal,
         // Dashboards in other processes watch the command through the session's event socket.
@@ -105,6 +108,11 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
         `${how} after ${formatDuration(result.durationMs)} in ${probe.kind} sandbox; ${recorded}`,
       )
       for (const s of skipped) note(`  not recorded: ${JSON.stringify(s.path)} (${s.reason})`)
+      const unshown = out.dropped() + err.dropped()
+      if (unshown > 0)
+        note(
+          `${formatBytes(unshown)} of the command's output was not shown: its reader fell more than 16 MiB behind`,
+        )
       note(`session ${id} (review: safe-coder diff ${id}; apply: safe-coder sync ${id})`)
       setStatus(result.timedOut ? 124 : result.aborted ? 130 : (result.exitCode ?? 1))
     })
