@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.js'
-import { auditRepo, type TrackingOptions } from '../session/workspace-session.js'
+import { auditRepo, incompleteSession, type TrackingOptions } from '../session/workspace-session.js'
 import { SessionStore } from '../session/store.js'
 import type { AuditRepo } from '../git/index.js'
 import type { CliContext } from './context.js'
@@ -25,5 +25,9 @@ export async function openSessionContext(
     maxFileBytes: config.workspace.max_file_mb * 1024 * 1024,
     exclude: config.workspace.exclude,
   }
-  return { config, store, tracking, repo: (id) => auditRepo(store, id, tracking.maxFileBytes) }
+  const repo = async (id: string): Promise<AuditRepo> => {
+    if ((await store.read(id)).baseCommit === undefined) throw incompleteSession(id)
+    return auditRepo(store, id, tracking.maxFileBytes)
+  }
+  return { config, store, tracking, repo }
 }

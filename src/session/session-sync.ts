@@ -1,3 +1,4 @@
+import { incompleteSession } from './workspace-session.js'
 import { readFile } from 'node:fs/promises'
 import { changedPaths, gitSyncSource, headCommit } from '../git/index.js'
 import type { Manifest } from '../shared/manifest.js'
@@ -58,7 +59,7 @@ export async function planSessionSync(
   const record = await ctx.store.read(id)
   const paths = ctx.store.paths(id)
   if (record.baseCommit === undefined) {
-    throw new SafeCoderError('NOT_FOUND', `Session ${id} has no snapshot to sync from.`)
+    throw incompleteSession(id)
   }
   const repo = await auditRepo(ctx.store, id, ctx.tracking.maxFileBytes)
   const head = await headCommit(repo)

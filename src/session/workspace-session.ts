@@ -34,6 +34,18 @@ export function auditRepo(
   return initAuditRepo({ gitdir: paths.gitdir, workDir: paths.work, maxFileBytes })
 }
 
+/** A session whose copy-in never finished: it has no snapshot, so no history to show or resume. */
+export function incompleteSession(id: string): SafeCoderError {
+  return new SafeCoderError(
+    'NOT_FOUND',
+    `Session ${id} never finished copying the project in (it was interrupted, or is still copying), so it has no snapshot or history yet.`,
+    {
+      hint: `If no Safe Coder process is copying it right now, discard it (safe-coder discard ${id} --yes) and start a new session; the project itself was never changed.`,
+      data: { sessionId: id },
+    },
+  )
+}
+
 /**
  * A new session for a project: its folder, the copy-in, commit 0 and the base manifest. The
  * project is only read.
@@ -306,16 +318,7 @@ export async function resumeSession(options: {
   const { record, paths, lock } = await lockSession(store, id)
   try {
     // Killed while copying in: no snapshot was taken, so there is nothing to go on from.
-    if (record.baseCommit === undefined) {
-      throw new SafeCoderError(
-        'NOT_FOUND',
-        `Session ${id} never finished copying the project in (it was interrupted), so it has no snapshot to resume from.`,
-        {
-          hint: `Discard it (safe-coder discard ${id} --yes) and start a new session; the project itself was never changed.`,
-          data: { sessionId: id },
-        },
-      )
-    }
+    if (record.baseCommit === undefined) throw incompleteSession(id)
     const { removedSandbox, recovered } = await reclaimSession(options)
     const sandbox = await backend.create(
       { sessionId: id, mirrorDir: paths.work, projectPath: record.projectPath },

@@ -37,6 +37,16 @@ export function skipReasonOf(error: unknown): 'vanished' | 'unreadable' | undefi
 
 /** A path as it appears in a message: quoted only when it holds control characters. */
 export function displayPath(rel: string): string {
-  // eslint-disable-next-line no-control-regex
-  return /[\u0000-\u001f\u007f]/.test(rel) ? JSON.stringify(rel) : rel
+  if (!hiddenChar.test(rel)) return rel
+  // JSON quoting escapes C0 controls; bidi overrides and C1 controls need it spelled out.
+  return JSON.stringify(rel).replace(
+    hiddenChars,
+    (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
+  )
 }
+
+/** Characters that could drive a terminal or reorder what a reviewer sees ("Trojan Source"). */
+const hiddenSet =
+  '\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069'
+const hiddenChar = new RegExp(`[${hiddenSet}]`)
+const hiddenChars = new RegExp(`[${hiddenSet}]`, 'g')
