@@ -1,4 +1,5 @@
-import { mkdir, readdir, realpath, stat } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { access, mkdir, readdir, realpath, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { SafeCoderError, errnoOf } from '../shared/errors.js'
 import { copyFailed, writeHint } from './copy-errors.js'
@@ -8,9 +9,10 @@ import { readGitignore } from './tree-walk.js'
 
 // Everything later compares real paths, so a symlinked project or state dir cannot hide overlap.
 export async function resolveProject(projectDir: string): Promise<string> {
+  let real: string
   try {
-    const real = await realpath(path.resolve(projectDir))
-    if ((await stat(real)).isDirectory()) return real
+    real = await realpath(path.resolve(projectDir))
+    if (!(await stat(real)).isDirectory()) real = ''
   } catch (error) {
     if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') {
       throw new SafeCoderError(
@@ -25,10 +27,31 @@ export async function resolveProject(projectDir: string): Promise<string> {
     }
     throw copyFailed(`cannot open project ${projectDir}`, error, "Check the project's permissions.")
   }
-  throw new SafeCoderError('COPY_FAILED', `Copy-in failed: ${projectDir} is not a directory.`, {
-    hint: 'Point Safe Coder at the project directory, not a file in it.',
-    data: { projectDir },
-  })
+  if (real === '') {
+    throw new SafeCoderError('COPY_FAILED', `Copy-in failed: ${projectDir} is not a directory.`, {
+      hint: 'Point Safe Coder at the project directory, not a file in it.',
+      data: { projectDir },
+    })
+  }
+  // The whole file system is not a project (and holds Safe Coder's own state).
+  if (real === path.parse(real).root) {
+    throw new SafeCoderError(
+      'PATH_REJECTED',
+      `Copy-in refused: the project path "${projectDir}" is the root directory, the whole file system.`,
+      { hint: "Pass the project's own directory with -p, or start Safe Coder from inside it." },
+    )
+  }
+  // Unreadable (as an ordinary user would find it): say so before git or the copy trips on it.
+  try {
+    await access(real, constants.R_OK | constants.X_OK)
+  } catch (error) {
+    throw copyFailed(
+      `cannot read project ${projectDir} (permission denied)`,
+      error,
+      'Give your user read and search permission on the project (chmod u+rx), or run Safe Coder as its owner.',
+    )
+  }
+  return real
 }
 
 /** The real path `dir` will have: symlinks resolved in the part that exists already. */
