@@ -35,14 +35,21 @@ export async function rollBack(
   const parents = createParentChecker(projectDir)
   const pending: JournalChange[] = []
   const edited: string[] = []
+  // A link or file the sync deleted to make a directory there: that directory is its own doing.
+  const madeDirs = new Set(record.createdDirs)
   for (const change of record.changes) {
     const problem = await parents.problem(change.path)
     const state: HostState =
       problem === undefined
         ? await readHostState(projectDir, change.path)
         : { kind: 'other', what: 'directory' }
+    const ownDir =
+      change.after === undefined &&
+      madeDirs.has(change.path) &&
+      state.kind === 'other' &&
+      state.what === 'directory'
     if (matches(state, change.before)) continue
-    if (matches(state, change.after)) pending.push(change)
+    if (ownDir || matches(state, change.after)) pending.push(change)
     else edited.push(change.path)
   }
   if (edited.length > 0) {
@@ -58,6 +65,8 @@ export async function rollBack(
   }
   const dirs = new Set<string>()
   for (const change of [...pending].reverse()) {
+    // The directory's files are gone by now (restored in reverse order); the old entry returns.
+    if (madeDirs.has(change.path)) await removeDirIfEmpty(path.join(projectDir, change.path))
     await restore(journal, change)
     dirs.add(path.join(projectDir, path.posix.dirname(change.path)))
   }

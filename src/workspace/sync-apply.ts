@@ -18,7 +18,7 @@ import {
 import { readSessionBytes } from './sync-decide.js'
 import { listPaths, syncFailed } from './sync-errors.js'
 import { readHostState, sameEntry } from './sync-host.js'
-import { createParentChecker, nameProblem, symlinkTargetProblem } from './sync-paths.js'
+import { createParentChecker, nameProblem, symlinkTargetProblem, underAny } from './sync-paths.js'
 import type { ApplySyncOptions, SyncItem, SyncPlan, SyncResult } from './sync-types.js'
 import { writingActions } from './sync-types.js'
 import {
@@ -50,7 +50,9 @@ export async function runApply(plan: SyncPlan, options: ApplySyncOptions): Promi
   const dir = await createJournalDir(options.journalDir, id)
   const conflicts = plan.items.filter((item) => item.action === 'conflict')
   const prepared: Prepared[] = []
-  const parents = createParentChecker(projectDir)
+  // Deleted before anything is written: below them a directory is made anew (never followed).
+  const deleted = new Set(writing.filter((item) => item.action === 'delete').map((i) => i.path))
+  const parents = createParentChecker(projectDir, deleted)
   const createdDirs = new Set<string>()
   for (const item of order(writing)) {
     throwIfAborted(signal, 'Sync')
@@ -59,7 +61,7 @@ export async function runApply(plan: SyncPlan, options: ApplySyncOptions): Promi
       conflicts.push({ ...item, action: 'conflict', reason: `refused at apply time: ${parent}` })
       continue
     }
-    const ready = await prepare(projectDir, dir, item, prepared.length)
+    const ready = await prepare(projectDir, dir, item, prepared.length, deleted)
     if (typeof ready === 'string') {
       conflicts.push({ ...item, action: 'conflict', reason: ready })
       continue
@@ -138,18 +140,22 @@ async function prepare(
   dir: string,
   item: SyncItem,
   index: number,
+  deleted: ReadonlySet<string>,
 ): Promise<Prepared | string> {
   const backup = path.posix.join('backup', String(index))
   let handle: FileHandle | undefined
-  const state = await readHostState(projectDir, item.path, {
-    sink: async (chunk) => {
-      handle ??= await open(path.join(dir, backup), 'wx', 0o600)
-      await handle.write(chunk)
-    },
-  }).finally(async () => {
-    await handle?.sync()
-    await handle?.close()
-  })
+  // Below a link this sync deletes first: never read (or back up) what lies behind the link.
+  const state = underAny(item.path, deleted)
+    ? ({ kind: 'missing' } as const)
+    : await readHostState(projectDir, item.path, {
+        sink: async (chunk) => {
+          handle ??= await open(path.join(dir, backup), 'wx', 0o600)
+          await handle.write(chunk)
+        },
+      }).finally(async () => {
+        await handle?.sync()
+        await handle?.close()
+      })
   const host = state.kind === 'entry' ? state.entry : undefined
   if (state.kind === 'other' || !sameEntry(host, item.host)) {
     return 'the host file changed after the plan was made; plan again'

@@ -73,10 +73,16 @@ export interface ParentChecker {
 }
 
 // A fresh checker per phase: plan and apply must each see the tree as it is then.
-export function createParentChecker(projectDir: string): ParentChecker {
+// `replaced`: host paths the sync deletes first (a link the session made a directory); below
+// them the directory is created anew, so they count as missing rather than as links.
+export function createParentChecker(
+  projectDir: string,
+  replaced: ReadonlySet<string> = new Set(),
+): ParentChecker {
   const known = new Map<string, Promise<DirState>>()
   const stateOf = (dir: string): Promise<DirState> => {
     if (dir === '') return Promise.resolve('dir')
+    if (replaced.has(dir)) return Promise.resolve('missing')
     let state = known.get(dir)
     if (state === undefined) {
       state = inspectDir(dir)
@@ -111,4 +117,11 @@ export function createParentChecker(projectDir: string): ParentChecker {
       return dirs
     },
   }
+}
+
+/** Whether `rel` lies below one of `dirs` (not at it). */
+export function underAny(rel: string, dirs: ReadonlySet<string>): boolean {
+  for (let slash = rel.lastIndexOf('/'); slash > 0; slash = rel.lastIndexOf('/', slash - 1))
+    if (dirs.has(rel.slice(0, slash))) return true
+  return false
 }

@@ -7,6 +7,7 @@ import {
   createPrefixMatcher,
   nameProblem,
   type ParentChecker,
+  underAny,
 } from './sync-paths.js'
 import { readHostState, sameEntry } from './sync-host.js'
 import { riskFlagsOf } from './sync-risk.js'
@@ -21,6 +22,8 @@ interface PlanContext {
   readonly options: PlanSyncOptions
   readonly session: Manifest
   readonly parents: ParentChecker
+  /** Below a host link or file the session made a directory: the host side counts as missing. */
+  readonly becameDir: (rel: string) => boolean
   readonly maxFileBytes: number
   readonly only: ((rel: string) => boolean) | undefined
   readonly excluded: (rel: string) => boolean
@@ -31,16 +34,21 @@ interface PlanContext {
 export async function buildPlan(options: PlanSyncOptions, projectDir: string): Promise<SyncPlan> {
   const { signal } = options
   const session = await options.source.entries(signal)
+  const paths = changedPaths(options.base, session, options.changed)
+  // Gone from the session but a parent of what it has now: a file or link it made a directory.
+  const gone = paths.filter((rel) => session[rel] === undefined)
+  const sessionDirs = gone.length === 0 ? new Set<string>() : directoriesOf(session)
+  const becameDirs = new Set(gone.filter((rel) => sessionDirs.has(rel)))
   const ctx: PlanContext = {
     options: { ...options, projectDir },
     session,
-    parents: createParentChecker(projectDir),
+    parents: createParentChecker(projectDir, becameDirs),
+    becameDir: (rel) => underAny(rel, becameDirs),
     maxFileBytes: options.maxFileBytes ?? Number.POSITIVE_INFINITY,
     only: options.only === undefined ? undefined : createPrefixMatcher(options.only),
     excluded: createPrefixMatcher(options.exclude),
     forced: createPrefixMatcher(options.force),
   }
-  const paths = changedPaths(options.base, session, options.changed)
   const items: SyncItem[] = new Array<SyncItem>(paths.length)
   let next = 0
   const worker = async (): Promise<void> => {
@@ -105,9 +113,12 @@ async function decide(ctx: PlanContext, rel: string): Promise<SyncItem> {
   const refusal = await refusalOf(ctx, rel, session)
   if (refusal !== undefined) return { ...item, reason: refusal }
 
-  const host = await readHostState(ctx.options.projectDir, rel, {
-    keep: ctx.options.merge === true || rel.endsWith('package.json'),
-  })
+  // Never read through the link being replaced: what lies behind it is not the project's.
+  const host = ctx.becameDir(rel)
+    ? ({ kind: 'missing' } as const)
+    : await readHostState(ctx.options.projectDir, rel, {
+        keep: ctx.options.merge === true || rel.endsWith('package.json'),
+      })
   if (host.kind === 'other') {
     return host.what === 'directory'
       ? { ...item, action: 'conflict', reason: 'the host has a directory at this path' }
@@ -228,4 +239,17 @@ async function tryMerge(
   return (
     mergeText(baseContent, hostContent, written) ?? '; binary or non-UTF-8 files cannot be merged'
   )
+}
+
+/** Every directory that holds something in the manifest. */
+function directoriesOf(manifest: Manifest): Set<string> {
+  const dirs = new Set<string>()
+  for (const rel of Object.keys(manifest)) {
+    for (let slash = rel.lastIndexOf('/'); slash > 0; slash = rel.lastIndexOf('/', slash - 1)) {
+      const dir = rel.slice(0, slash)
+      if (dirs.has(dir)) break
+      dirs.add(dir)
+    }
+  }
+  return dirs
 }

@@ -332,3 +332,41 @@ describe('an interrupted sync', () => {
     expect(await snapshot(project)).toEqual(before)
   })
 })
+
+describe('a project symlink the session replaced with a directory', () => {
+  it('syncs the directory without reading behind the link, and undo brings the link back', async () => {
+    const root = await tempDir('safe-coder-sync-link-')
+    const project = path.join(root, 'project')
+    const outside = path.join(root, 'outside')
+    const journalDir = path.join(root, 'journal')
+    await writeTree(outside, { 'secret.txt': 'host secret\n' })
+    await writeTree(project, { 'a.txt': 'a\n' })
+    await symlink('../outside', path.join(project, 'shared'))
+    const base = await hostManifest(project)
+    const before = await snapshot(project)
+    const source = memorySource({
+      'a.txt': 'a\n',
+      'shared/secret.txt': 'pwned\n',
+      'shared/new.txt': 'new\n',
+    })
+    const plan = await planSync({ projectDir: project, base, source })
+    expect(plan.items.map((i) => `${i.action} ${i.path}`)).toEqual([
+      'delete shared',
+      'create shared/new.txt',
+      'create shared/secret.txt',
+    ])
+    const result = await applySync(plan, { source, journalDir, confirmRisky: true })
+    expect(result.conflicts).toEqual([])
+    expect((await lstat(path.join(project, 'shared'))).isDirectory()).toBe(true)
+    expect(await readFile(path.join(project, 'shared/secret.txt'), 'utf8')).toBe('pwned\n')
+    expect(await readFile(path.join(outside, 'secret.txt'), 'utf8')).toBe('host secret\n')
+    // Nothing from behind the link was backed up into the journal.
+    const backups = await readdir(path.join(journalDir, result.id, 'backup')).catch(() => [])
+    for (const name of backups) {
+      const text = await readFile(path.join(journalDir, result.id, 'backup', name), 'utf8')
+      expect(text).not.toContain('host secret')
+    }
+    await undoSync({ journalDir, id: result.id, projectDir: project })
+    expect(await snapshot(project)).toEqual(before)
+  })
+})
