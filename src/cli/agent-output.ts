@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream'
 import type { Bus } from '../bus/bus.js'
 import { DisposableStore } from '../bus/disposable.js'
 import type { EventMap } from '../bus/events.js'
+import { visibleText } from '../git/diff-escape.js'
 import { formatDuration } from '../shared/format.js'
 
 /**
@@ -43,7 +44,7 @@ export function printSessionEvents(
     )
   }
   mine('session.status', (e) => {
-    if (e.status === 'starting' && e.detail !== undefined) line(`  … ${e.detail}`)
+    if (e.status === 'starting' && e.detail !== undefined) line(`  … ${visibleText(e.detail)}`)
   })
   if (options.text) {
     mine('agent.text', (e) => {
@@ -51,13 +52,18 @@ export function printSessionEvents(
     })
   }
   mine('tool.started', (e) => {
-    line(`  > ${e.tool} ${e.args}`)
+    // Arguments and summaries carry what the model and the sandbox chose: no raw controls.
+    line(`  > ${visibleText(e.tool)} ${visibleText(e.args)}`)
   })
   mine('tool.finished', (e) => {
-    line(`    ${e.isError ? 'failed: ' : ''}${e.summary} (${formatDuration(e.durationMs)})`)
+    line(
+      `    ${e.isError ? 'failed: ' : ''}${visibleText(e.summary)} (${formatDuration(e.durationMs)})`,
+    )
   })
   mine('agent.retry', (e) => {
-    line(`  … ${e.reason}; retrying in ${formatDuration(e.delayMs)} (attempt ${e.attempt})`)
+    line(
+      `  … ${visibleText(e.reason)}; retrying in ${formatDuration(e.delayMs)} (attempt ${e.attempt})`,
+    )
   })
   mine('agent.compacted', (e) => {
     line(`  … context ${e.stage}: ${e.beforeTokens} → ${e.afterTokens} tokens`)

@@ -2,6 +2,8 @@ import type { Writable } from 'node:stream'
 
 /** Output a reader has not taken yet beyond which the rest is dropped (it would fill the heap). */
 const MAX_PENDING_BYTES = 16 * 1024 * 1024
+/** Output waiting for a reader at which the sandbox is asked to pause the command. */
+const PAUSE_AT_BYTES = 1024 * 1024
 
 /**
  * Forwards a sandbox command's output to our stdout or stderr without letting a reader that
@@ -15,9 +17,30 @@ export function boundedForward(stream: Writable): {
   let dropped = 0
   return {
     write: (chunk) => {
-      if (stream.writableLength > MAX_PENDING_BYTES) dropped += chunk.length
+      // A reader that went away (`| head`) takes nothing more; the command still runs to its end.
+      if (stream.destroyed || stream.writableLength > MAX_PENDING_BYTES) dropped += chunk.length
       else stream.write(chunk)
     },
     dropped: () => dropped,
+  }
+}
+
+/**
+ * Backpressure for `ExecIO.waitForReader`: while our stdout or stderr holds more than 1 MiB its
+ * reader has not taken, the command in the sandbox waits (its pipes fill) until they drain —
+ * so a slow reader (`| (sleep 3; wc -c)`, a pager) still gets every byte. The 16 MiB drop in
+ * `boundedForward` stays as the last resort for a path that cannot pause.
+ */
+export function readerBackpressure(streams: Writable[]): () => Promise<void> | undefined {
+  return () => {
+    const full = streams.find((s) => !s.destroyed && s.writableLength > PAUSE_AT_BYTES)
+    if (full === undefined) return undefined
+    return new Promise((resolve) => {
+      const done = (): void => {
+        full.off('drain', done).off('close', done).off('error', done)
+        resolve()
+      }
+      full.on('drain', done).on('close', done).on('error', done)
+    })
   }
 }

@@ -10,6 +10,13 @@ async function run(): Promise<void> {
     if (interrupts > 1) process.exit(130)
     controller.abort(new Error(`received ${name}`))
   }
+  // A reader that closes the pipe early (`safe-coder exec -- cat big | head`) is not a crash: the
+  // rest of the output goes nowhere, as with any Unix tool, and the command's work is still kept.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error
+    })
+  }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   const status = await main(process.argv.slice(2), {
@@ -21,8 +28,23 @@ async function run(): Promise<void> {
     signal: controller.signal,
   })
   process.exitCode = status
+  // Output a slow reader (a pager, `| (sleep 3; wc -c)`) has not taken yet must reach it first:
+  // exiting now would cut it off. A reader that goes away ends the wait with EPIPE.
+  await Promise.all([drained(process.stdout), drained(process.stderr)])
   // Sockets to the engine may linger (keep-alive); do not hang on them once the command is done.
   setTimeout(() => process.exit(status), 2000).unref()
+}
+
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  if (stream.writableLength === 0 || stream.destroyed) return Promise.resolve()
+  return new Promise((resolve) => {
+    const done = (): void => {
+      if (stream.writableLength > 0 && !stream.destroyed) return
+      stream.off('drain', done).off('error', done).off('close', done)
+      resolve()
+    }
+    stream.on('drain', done).on('error', done).on('close', done)
+  })
 }
 
 await run()

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander'
+import { visibleText } from '../git/diff-escape.js'
 import { toErrorInfo } from '../shared/errors.js'
 import { VERSION } from '../shared/version.js'
 import type { CliContext } from './context.js'
@@ -35,8 +36,10 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
 /** Prints an error the way every command does: what failed, then how to fix it. */
 export function reportError(error: unknown, ctx: CliContext): number {
   const info = toErrorInfo(error)
-  ctx.stderr.write(`safe-coder: ${info.message}\n`)
-  if (info.hint !== undefined) ctx.stderr.write(`  hint: ${info.hint}\n`)
+  // Messages quote paths and text from the sandbox: control characters are shown, not sent.
+  const shown = (text: string): string => text.split('\n').map(visibleText).join('\n')
+  ctx.stderr.write(`safe-coder: ${shown(info.message)}\n`)
+  if (info.hint !== undefined) ctx.stderr.write(`  hint: ${shown(info.hint)}\n`)
   if (info.code === 'INTERNAL') {
     ctx.stderr.write(
       '  This is a bug in Safe Coder; please report it with the output of SAFE_CODER_DEBUG=1.\n',

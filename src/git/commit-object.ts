@@ -1,4 +1,5 @@
 import { SafeCoderError } from '../shared/errors.js'
+import { visibleText } from './diff-escape.js'
 
 /** Who every audit commit is by: the recorder, not the model or the user. */
 export const auditIdentity = 'Safe Coder <safe-coder@localhost>'
@@ -17,15 +18,18 @@ export function formatMessage(subject: string, trailers: Record<string, string> 
       .split('\n')
       .find((line) => line.trim() !== '')
       ?.trim() ?? '(no message)'
+  // Arguments come from the model: a NUL would make the object one git's fsck rejects, and other
+  // controls would reach every terminal that shows the log. They are stored as visible escapes.
   const lines = Object.entries(trailers).map(([key, value]) => {
     if (!trailerKey.test(key)) {
       throw new SafeCoderError('INTERNAL', `Invalid commit trailer key ${JSON.stringify(key)}.`, {
         hint: 'Trailer keys are letters, digits and dashes.',
       })
     }
-    return `${key}: ${value.replace(/\s+/g, ' ').trim()}`
+    return `${key}: ${visibleText(value.replace(/\s+/g, ' ').trim())}`
   })
-  return lines.length === 0 ? `${first}\n` : `${first}\n\n${lines.join('\n')}\n`
+  const shown = visibleText(first)
+  return lines.length === 0 ? `${shown}\n` : `${shown}\n\n${lines.join('\n')}\n`
 }
 
 // Readers of the log get the trailers back without re-implementing git's trailer rules.

@@ -74,6 +74,12 @@ export interface ExecIO {
   onStderr?: (chunk: Uint8Array) => void
   /** Aborting kills the process group; the result then has `aborted: true`. */
   signal?: AbortSignal
+  /**
+   * Backpressure from whoever takes the output: asked after each chunk; a promise means "full",
+   * and no more output is read from the sandbox until it settles, so the command's pipes fill
+   * and it waits — as a slow reader of `docker exec` makes the command wait. Nothing is dropped.
+   */
+  waitForReader?: () => Promise<void> | undefined
 }
 
 export interface ExecResult {

@@ -1,13 +1,20 @@
+import { mkdirSync, watch, type FSWatcher } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import type { Bus } from '../bus/bus.js'
 import type { EventMap, EventName } from '../bus/events.js'
 import { sleep } from '../shared/abort.js'
 import type { SessionSummary } from './client.js'
 import { EVENTS_PROTOCOL, servedSocketPath } from './event-server.js'
+import { isSessionId, sessionsDir } from './paths.js'
 import type { SessionStore } from './store.js'
 
 /** A line from another process is hostile input: capped, parsed defensively, never trusted. */
 const MAX_LINE = 1024 * 1024
+
+/** How often a session found starting is checked for its event socket. */
+const fastMs = 100
+/** How long a session folder may exist before its record says it is active. */
+const recordGraceMs = 10_000
 
 /** The events a dashboard needs from another process. */
 const forwarded = new Set<string>([
@@ -53,26 +60,82 @@ export function monitorSessions(options: {
   intervalMs?: number
 }): void {
   const connected = new Map<string, Socket>()
+  // Active sessions of other processes whose event socket is not up yet (copy-in, sandbox
+  // start): checked every `fastMs` rather than on the next full scan, so a short run is not over
+  // before the dashboard looks again.
+  // Each with when it was first seen: a folder the watch reported may not hold its record yet.
+  const pending = new Map<string, number>()
+  const tryConnect = async (id: string): Promise<boolean> => {
+    if (options.isLocal(id)) return false
+    const socketPath = await servedSocketPath(options.store.paths(id).eventsSocket)
+    if (socketPath === undefined || connected.has(id) || options.signal.aborted) return false
+    const socket = connect(socketPath)
+    connected.set(id, socket)
+    attach(socket, id, options, () => {
+      connected.delete(id)
+    })
+    return true
+  }
   const scan = async (): Promise<void> => {
     const { sessions } = await options.store.list()
+    const active = new Set<string>()
     for (const record of sessions) {
       if (record.status !== 'active' || connected.has(record.id) || options.isLocal(record.id)) {
         continue
       }
-      const socketPath = await servedSocketPath(options.store.paths(record.id).eventsSocket)
-      if (socketPath === undefined) continue
-      const socket = connect(socketPath)
-      connected.set(record.id, socket)
-      attach(socket, record.id, options, () => {
-        connected.delete(record.id)
-      })
+      active.add(record.id)
+      if (!(await tryConnect(record.id))) {
+        if (!pending.has(record.id)) pending.set(record.id, Date.now())
+      } else pending.delete(record.id)
+    }
+    const now = Date.now()
+    for (const [id, since] of pending) {
+      if (!active.has(id) && now - since > recordGraceMs) pending.delete(id)
     }
   }
+  let wake: (() => void) | undefined
+  // A new session folder wakes the scan at once (inotify); the poll covers what a watch misses.
+  let watcher: FSWatcher | undefined
+  try {
+    // A fresh state directory has no sessions folder until the first session: make it to watch it.
+    const dir = sessionsDir(options.store.stateDir)
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    watcher = watch(dir, (_event, name) => {
+      // The new folder's name is the session's id: watch for its socket from now on.
+      if (name !== null && isSessionId(name) && !connected.has(name) && !options.isLocal(name)) {
+        if (!pending.has(name)) pending.set(name, Date.now())
+      }
+      wake?.()
+    })
+    watcher.on('error', () => watcher?.close())
+  } catch {
+    // No sessions folder yet, or no inotify: the poll alone finds them.
+  }
+  const live = (): boolean => !options.signal.aborted
   void (async () => {
-    while (!options.signal.aborted) {
+    while (live()) {
       await scan().catch(() => undefined)
-      await sleep(options.intervalMs ?? 2000, options.signal).catch(() => undefined)
+      const until = Date.now() + (options.intervalMs ?? 2000)
+      while (live() && Date.now() < until) {
+        const woken = new Promise<boolean>((resolve) => {
+          wake = () => {
+            resolve(true)
+          }
+          const timeUp = (): void => {
+            resolve(false)
+          }
+          void sleep(pending.size > 0 ? fastMs : until - Date.now(), options.signal).then(
+            timeUp,
+            timeUp,
+          )
+        })
+        if (await woken) break
+        for (const id of [...pending.keys()]) {
+          if (await tryConnect(id).catch(() => false)) pending.delete(id)
+        }
+      }
     }
+    watcher?.close()
     for (const socket of connected.values()) socket.destroy()
   })()
 }

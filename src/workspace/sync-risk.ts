@@ -41,6 +41,9 @@ export function riskFlagsOf(input: RiskInput): RiskFlag[] {
     else if (session.mode === 0o100755 && host?.mode !== 0o100755) flags.add('executable')
     if (session.size > input.maxFileBytes || session.tooLarge === true) flags.add('too-large')
     if (input.written !== undefined && isBinary(input.written)) flags.add('binary')
+    if (input.written !== undefined && makesGitDir(input.path, input.written)) {
+      flags.add('git-repository')
+    }
     if (path.posix.basename(input.path) === 'package.json' && input.written !== undefined) {
       const before = scriptsOf(input.hostContent)
       const after = scriptsOf(input.written)
@@ -71,6 +74,20 @@ function flagsByName(rel: string): RiskFlag[] {
     flags.push('safecoder-config')
   }
   return flags
+}
+
+/**
+ * A `HEAD` or `config` that turns its folder into a git directory (an embedded bare repository):
+ * git discovers it when run there — as a shell prompt showing git status does on `cd` — and obeys
+ * its config (`core.fsmonitor`, `core.hooksPath`, …) on the user's machine.
+ */
+function makesGitDir(rel: string, written: Uint8Array): boolean {
+  const name = path.posix.basename(rel)
+  if (name !== 'HEAD' && name !== 'config' && name !== 'commondir') return false
+  const text = Buffer.from(written.subarray(0, binaryProbeBytes)).toString('utf8')
+  if (name === 'HEAD') return /^(ref:\s*refs\/|[0-9a-f]{40}\b|[0-9a-f]{64}\b)/.test(text)
+  if (name === 'commondir') return true
+  return /^\s*\[\s*(core|remote|include|includeIf|alias|filter|diff|merge)\b/im.test(text)
 }
 
 /** Git's own heuristic: a NUL byte in the first 8 KiB. */

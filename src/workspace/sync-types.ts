@@ -10,6 +10,7 @@ export type SyncAction = 'create' | 'modify' | 'delete' | 'mode' | 'noop-same' |
 /** Why a change deserves a second look before it reaches the project (DESIGN.md §4.4). */
 export type RiskFlag =
   | 'git-config'
+  | 'git-repository'
   | 'ci-workflow'
   | 'package-scripts'
   | 'build-hooks'

@@ -88,6 +88,40 @@ describe.each(sandboxVariants)(
       expect(streamed).toBe(1073741824)
     })
 
+    it('pauses the command while the reader is full, and loses nothing', async () => {
+      const { sandbox } = await createTestSandbox({ backend: variant })
+      const total = 8 * 1024 * 1024
+      let received = 0
+      let duringHold = -1
+      let held = false
+      const result = await sandbox.exec(
+        { command: `head -c ${total} /dev/zero`, maxOutputBytes: 1024 },
+        {
+          onStdout: (chunk) => {
+            received += chunk.length
+          },
+          waitForReader: () => {
+            if (held || received < 1024 * 1024) return undefined
+            held = true
+            const at = received
+            return new Promise((resolve) =>
+              setTimeout(() => {
+                duringHold = received - at
+                resolve()
+              }, 1500),
+            )
+          },
+        },
+      )
+      expect(result.exitCode).toBe(0)
+      expect(received).toBe(total)
+      // Only what was already on its way arrives while the reader is full.
+      expect(duringHold).toBeGreaterThanOrEqual(0)
+      expect(duringHold).toBeLessThan(total / 2)
+      // The command could not finish writing until the hold was over.
+      expect(result.durationMs).toBeGreaterThan(1400)
+    })
+
     it('stops a fork bomb at the pids limit and stays usable', async () => {
       const { sandbox } = await createTestSandbox({ backend: { ...variant, pidsLimit: 64 } })
       const bomb = await sandbox.exec({

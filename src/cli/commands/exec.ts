@@ -14,7 +14,7 @@ import {
   type NetworkOptions,
 } from '../options.js'
 import { resolveNetworkPolicy } from '../../session/network.js'
-import { boundedForward } from '../bounded-output.js'
+import { boundedForward, readerBackpressure } from '../bounded-output.js'
 import { warnDegraded, warnOpenNetwork } from '../agent-setup.js'
 import { openSessionContext } from '../session-context.js'
 import type { RegisterCommand } from './index.js'
@@ -86,6 +86,7 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
         io: {
           onStdout: out.write,
           onStderr: err.write,
+          waitForReader: readerBackpressure([ctx.stdout, ctx.stderr]),
         },
         signal: ctx.signal,
         // Dashboards in other processes watch the command through the session's event socket.
@@ -111,7 +112,7 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
       const unshown = out.dropped() + err.dropped()
       if (unshown > 0)
         note(
-          `${formatBytes(unshown)} of the command's output was not shown: its reader fell more than 16 MiB behind`,
+          `${formatBytes(unshown)} of the command's output was not shown: its reader fell more than 16 MiB behind or closed the pipe`,
         )
       note(`session ${id} (review: safe-coder diff ${id}; apply: safe-coder sync ${id})`)
       setStatus(result.timedOut ? 124 : result.aborted ? 130 : (result.exitCode ?? 1))

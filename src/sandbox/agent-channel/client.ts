@@ -126,6 +126,8 @@ class Client implements AgentClient {
   private nextId = randomInt(1, 2 ** 30)
   private readonly decoder: FrameDecoder
   private drainWaiters: (() => void)[] = []
+  /** Output readers that asked for a pause (see `holdInput`). */
+  private inputHolds = 0
   private closeError: Error | undefined
   private onHello: ((error?: Error) => void) | undefined
   private readonly maxFrame: number
@@ -161,6 +163,27 @@ class Client implements AgentClient {
     stream.on('error', (error: Error) => {
       this.fail(gone(`the channel failed (${error.message})`, error))
     })
+  }
+
+  /**
+   * Stops reading the channel until `wait` settles (or the signal fires): the agent's writes then
+   * block and it pauses the command's pipes, so a slow reader slows the command down instead of
+   * filling memory here. Every call on the channel waits meanwhile.
+   */
+  private holdInput(wait: Promise<void>, signal: AbortSignal | undefined): void {
+    if (this.inputHolds++ === 0) this.stream.pause()
+    let release = (): void => undefined
+    const cancelled = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    signal?.addEventListener('abort', release, { once: true })
+    if (signal?.aborted === true) release()
+    void Promise.race([wait, cancelled])
+      .catch(() => undefined)
+      .finally(() => {
+        signal?.removeEventListener('abort', release)
+        if (--this.inputHolds === 0 && !this.closed) this.stream.resume()
+      })
   }
 
   /* ---------------------------------------------------------------------------------------- */
@@ -544,6 +567,8 @@ class Client implements AgentClient {
             stderr.push(payload)
             notify(io.onStderr, payload)
           } else throw violation(`a frame of kind ${kind} in the output of an exec`)
+          const wait = io.waitForReader?.()
+          if (wait !== undefined) this.holdInput(wait, io.signal)
         },
         error: (code, message) =>
           pathError(
@@ -1088,8 +1113,47 @@ function pathError(
     case 'CANCELLED':
       return cancel()
     default:
-      return new SafeCoderError('SANDBOX_FAILED', `${what}: ${message} (agent: ${code}).`, { data })
+      return failedError(code, message, what, data)
   }
+}
+
+/**
+ * Errno failures a tool's caller chose the path for (a name too long, a directory where a file
+ * was asked for, a read-only file) are the caller's to fix, like a path outside /workspace; a full
+ * disk is the machine's. Anything else is the sandbox failing.
+ */
+const CALLER_ERRNOS: Record<string, string> = {
+  ENAMETOOLONG: 'a name on the path is too long (at most 255 bytes a name, 4,096 a path)',
+  EISDIR: 'it is a directory',
+  ENOTEMPTY: 'the directory is not empty',
+  EEXIST: 'something already exists there',
+  ELOOP: 'too many symlinks on the path',
+  EACCES: 'permission denied inside the sandbox',
+  EPERM: 'operation not permitted inside the sandbox',
+  EROFS: 'that part of the sandbox is read-only',
+}
+
+function failedError(
+  code: string,
+  message: string,
+  what: string,
+  data: Record<string, unknown>,
+): SafeCoderError {
+  const errno = code === 'FAILED' ? /^(E[A-Z]+)\b/.exec(message)?.[1] : undefined
+  const reason = errno === undefined ? undefined : CALLER_ERRNOS[errno]
+  if (reason !== undefined) {
+    return new SafeCoderError('PATH_REJECTED', `${what}: ${reason}.`, {
+      hint: 'Choose another path, or change the one in the way first.',
+      data: { ...data, errno },
+    })
+  }
+  if (errno === 'ENOSPC' || errno === 'EDQUOT') {
+    return new SafeCoderError('DISK_FULL', `${what}: the disk is full (${errno}).`, {
+      hint: "Free space on the disk that holds Safe Coder's state directory, then retry.",
+      data: { ...data, errno },
+    })
+  }
+  return new SafeCoderError('SANDBOX_FAILED', `${what}: ${message} (agent: ${code}).`, { data })
 }
 
 /** Splits paths into pull requests whose JSON stays well under a frame. */

@@ -64,6 +64,8 @@ export async function runEngineExec(
 
   const stdout = new CappedBuffer(req.maxOutputBytes)
   const stderr = new CappedBuffer(req.maxOutputBytes)
+  // A slow reader pauses the exec's stream: the daemon stops reading the command's pipes.
+  let holds = 0
   const demux = new StreamDemuxer((which, chunk) => {
     if (which === 'stdout') {
       stdout.push(chunk)
@@ -72,6 +74,14 @@ export async function runEngineExec(
       stderr.push(chunk)
       io.onStderr?.(chunk)
     }
+    const wait = io.waitForReader?.()
+    if (wait === undefined) return
+    if (holds++ === 0) stream.pause()
+    void wait
+      .catch(() => undefined)
+      .finally(() => {
+        if (--holds === 0) stream.resume()
+      })
   })
   stream.on('data', (data: Buffer) => {
     demux.push(data)

@@ -7,6 +7,7 @@ import { clipStart, displayWidth, fit } from './text-fit.js'
 // The sync engine's flag names, shortened to the words the review shows in brackets.
 const riskWords: Record<string, string> = {
   'git-config': 'git',
+  'git-repository': 'repo',
   'ci-workflow': 'ci',
   'package-scripts': 'script',
   'build-hooks': 'hook',
@@ -22,6 +23,8 @@ const riskWords: Record<string, string> = {
 /** Why each risk deserves a look, for the sync plan. */
 export const riskReasons: Record<string, string> = {
   'git-config': 'git settings or hooks: git obeys them on your machine',
+  'git-repository':
+    'makes a folder a git repository: git (and a prompt showing git status) obeys its config there',
   'ci-workflow': 'a CI workflow: runs on the next push',
   'package-scripts': 'package.json scripts: npm runs them on install and test',
   'build-hooks': 'a build hook: runs when the project is built or installed',

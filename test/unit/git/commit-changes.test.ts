@@ -117,6 +117,20 @@ describe('commitChanges', () => {
     expect(git(repo, 'log', '-1', '--format=%(trailers:key=Call,valueonly)').trim()).toBe('c-7')
   })
 
+  it('stores control characters from the arguments as visible escapes (git fsck stays clean)', async () => {
+    const { repo } = await seeded()
+    await put(repo, 'src/a.ts', 'y\n')
+    await commitChanges(repo, {
+      message: 'write_file: nul\u0000name \u001b[2J',
+      trailers: { Call: 'c\u0000d' },
+      paths: ['src/a.ts'],
+    })
+    const message = git(repo, 'log', '-1', '--format=%B')
+    expect(message.split('\n')[0]).toBe('write_file: nul^@name ^[[2J')
+    expect(parseTrailers(message)).toEqual({ Call: 'c^@d' })
+    git(repo, 'fsck', '--strict')
+  })
+
   it('leaves HEAD on a complete commit when interrupted before HEAD moves', async () => {
     const { repo } = await seeded()
     const head = await headCommit(repo)

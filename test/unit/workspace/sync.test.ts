@@ -417,6 +417,8 @@ describe('risky changes', () => {
     link: { linkTo: 'README.md' },
     'image.bin': { content: new Uint8Array([1, 0, 2]) },
     'big.txt': 'x'.repeat(100),
+    'vendor/lib/HEAD': 'ref: refs/heads/main\n',
+    'vendor/lib/config': '[core]\n\tfsmonitor = x\n',
   } satisfies Record<string, SessionFile>
 
   it('flags each kind, and applySync refuses them without confirmation', async () => {
@@ -438,12 +440,14 @@ describe('risky changes', () => {
       link: ['symlink'],
       'pyproject.toml': ['build-hooks'],
       'run.sh': ['executable'],
+      'vendor/lib/HEAD': ['git-repository'],
+      'vendor/lib/config': ['git-repository'],
     })
-    expect(plan.risky).toBe(12)
+    expect(plan.risky).toBe(14)
     await expectError(
       applySync(plan, { source, journalDir, confirmRisky: false }),
       'USAGE',
-      /needs confirmation: 12 risky change\(s\): \.envrc \(shell-rc\), .*Makefile \(makefile\)/,
+      /needs confirmation: 14 risky change\(s\): \.envrc \(shell-rc\), .*Makefile \(makefile\)/,
     )
     expect(await listTree(project)).toEqual(['README.md'])
     await applySync(plan, { source, journalDir, confirmRisky: true })
