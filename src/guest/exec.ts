@@ -5,12 +5,39 @@
  */
 
 import { spawn, type ChildProcess } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { constants } from 'node:os'
 import type { Readable } from 'node:stream'
 import type { RequestContext } from './context.js'
 import { killTree, MARKER_NAME } from './kill.js'
 import { AgentError, isRoot, resolveInside, splitRelative, type Root } from './paths.js'
 import { FrameKind, type ExitReport, type JsonObject } from './protocol.js'
+
+/**
+ * The agent shields itself from the OOM killer where it may (root in a VM: see `shieldFromOom`);
+ * its commands inherit the shield, so each is put back to the default right after it starts —
+ * a memory hog must be what the kernel kills, never the agent.
+ */
+function releaseOomShield(pid: number | undefined): void {
+  if (pid === undefined || !oomShielded) return
+  try {
+    writeFileSync(`/proc/${pid}/oom_score_adj`, '0')
+  } catch {
+    // Already gone.
+  }
+}
+
+let oomShielded = false
+
+/** Makes the OOM killer pass the agent over (needs privilege: a VM's root, not a container's user). */
+export function shieldFromOom(): void {
+  try {
+    writeFileSync('/proc/self/oom_score_adj', '-1000')
+    oomShielded = true
+  } catch {
+    // Not allowed here (a container's unprivileged agent): the cgroup's OOM killer picks the hog.
+  }
+}
 
 /** How long the pipes may stay open after the command exited (background processes). */
 const PIPE_GRACE_MS = 500
@@ -116,6 +143,7 @@ export function runExec(
       return
     }
 
+    releaseOomShield(child.pid)
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined
     let timedOut = false
     let finished = false

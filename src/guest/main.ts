@@ -12,6 +12,7 @@ import { Socket } from 'node:net'
 import type { Readable, Writable } from 'node:stream'
 import { Agent, type ConnectionEnd } from './agent.js'
 import { openDevice, type DeviceStreams } from './device.js'
+import { shieldFromOom } from './exec.js'
 import { openRoot, type Root } from './paths.js'
 import { AGENT_VERSION } from './version.js'
 
@@ -178,6 +179,9 @@ async function main(): Promise<void> {
   log(
     `version ${AGENT_VERSION}, root ${root.logical}, ${args.mode === 'stdio' ? 'stdio' : args.device}`,
   )
+  // Root in a VM: a command that eats the memory must not take the agent with it. (Refused in a
+  // container, whose capabilities are dropped; its cgroup's OOM killer picks the hog anyway.)
+  shieldFromOom()
   await (args.mode === 'stdio' ? runStdio(agent) : runDevice(agent, args.device))
 }
 

@@ -43,6 +43,10 @@ export function openRoot(root: string): Root {
  * Splits a root-relative path from the host into its names. '' is the root itself. Absolute
  * paths, '.', '..', empty names and NUL bytes are refused: the host sends normalised paths.
  */
+/** Linux's limits: a whole path (with its NUL), and one name. */
+const PATH_MAX = 4096
+const NAME_MAX = 255
+
 export function splitRelative(rel: unknown): string[] {
   if (typeof rel !== 'string') throw new AgentError('BAD_REQUEST', 'the path is not a string')
   if (rel === '') return []
@@ -77,6 +81,14 @@ export interface ResolveOptions {
  * not a directory. The last name may be missing (stat undefined).
  */
 export function resolveInside(root: Root, names: string[], options: ResolveOptions): Resolved {
+  // What the kernel would refuse as one path, refused before anything is made on the way (a
+  // write would otherwise create thousands of directories before the name gets too long).
+  if (
+    Buffer.byteLength(root.real) + 1 + Buffer.byteLength(names.join('/')) >= PATH_MAX ||
+    names.some((name) => Buffer.byteLength(name) > NAME_MAX)
+  ) {
+    throw new AgentError('FAILED', 'ENAMETOOLONG: name too long')
+  }
   const queue = [...names]
   let current = root.real
   let currentStat: Stats | undefined

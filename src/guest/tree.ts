@@ -55,6 +55,18 @@ function kindOf(stat: BigIntStats): Kind {
   return 'other'
 }
 
+/** What a special file is: 'fifo', 'socket' or 'device' (special files are never copied out). */
+function specialKind(abs: string): string {
+  try {
+    const stat = lstatSync(abs)
+    if (stat.isFIFO()) return 'fifo'
+    if (stat.isSocket()) return 'socket'
+  } catch {
+    // Gone meanwhile: it was special when it was listed.
+  }
+  return 'device'
+}
+
 function entryOf(stat: BigIntStats): Entry {
   return {
     kind: kindOf(stat),
@@ -312,7 +324,8 @@ export class Tree {
       }
       case 'other':
         if (previous?.kind === 'other') return undefined
-        skipped.push({ path: rel, reason: 'a FIFO, socket or device file is not copied out' })
+        // The host's words for these (its mirror walk's), so both backends report them alike.
+        skipped.push({ path: rel, reason: specialKind(abs) })
         return undefined
     }
   }

@@ -160,6 +160,11 @@ export interface Sandbox {
   /** microVM only: pull changed files into the host mirror. */
   syncOut?(): Promise<string[]>
   /**
+   * microVM only: what the pulls since the last call left in the guest (special files, names
+   * that are not UTF-8, files over the size cap), to report as not recorded. Clears the list.
+   */
+  takeSkipped?(): { path: string; reason: string }[]
+  /**
    * microVM only: push mirror paths the host changed (a revert while the sandbox runs) into the
    * sandbox. Containers see the mirror directly and need nothing.
    */

@@ -70,6 +70,9 @@ export function observeSandbox(sandbox: Sandbox, sessionId: string, bus: Bus<Eve
     ...(sandbox.syncOut === undefined
       ? {}
       : { syncOut: () => (sandbox.syncOut as () => Promise<string[]>)() }),
+    ...(sandbox.takeSkipped === undefined
+      ? {}
+      : { takeSkipped: () => sandbox.takeSkipped?.() ?? [] }),
     dispose: () => sandbox.dispose(),
   }
 }

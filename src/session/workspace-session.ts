@@ -187,10 +187,11 @@ export async function execInSession(options: {
             ? 'aborted'
             : String(result.exitCode)
     const repo = await auditRepo(store, id, options.tracking.maxFileBytes)
-    let skipped: { path: string; reason: string }[] = []
+    // A microVM's pulls report what they left in the guest; a container's mirror walk finds it.
+    let skipped: { path: string; reason: string }[] = sandbox.takeSkipped?.() ?? []
     const committed = await commitChanges(repo, {
       onSkipped: (found) => {
-        skipped = found
+        skipped = [...skipped, ...found]
       },
       message: `exec: ${oneLine(options.command.join(' '), 72)}`,
       trailers: { Session: id, Call: callId, Exit: exit, Duration: `${Date.now() - started}ms` },
@@ -261,6 +262,9 @@ export async function reclaimSession(options: {
     trailers: { Session: id, Call: createId('call'), Exit: 'interrupted' },
     scan: true,
   })
+  // Counted here, where it is made: every caller (resume, an agent reopening the session) agrees
+  // with the history.
+  if (recovered !== undefined) await store.update(id, (r) => ({ commits: r.commits + 1 }))
   await store.appendEvent(id, {
     type: 'session.resumed',
     removedSandbox: removedSandbox ?? null,
@@ -341,7 +345,6 @@ export async function resumeSession(options: {
     await store.update(id, (r) => ({
       status: r.status === 'synced' && recovered === undefined ? 'synced' : 'stopped',
       sandboxId: undefined,
-      commits: r.commits + (recovered === undefined ? 0 : 1),
     }))
     return {
       ...(removedSandbox === undefined ? {} : { removedSandbox }),

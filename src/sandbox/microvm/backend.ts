@@ -222,7 +222,13 @@ export class MicrovmBackend implements SandboxBackend {
           : 'Install Firecracker from its releases and put it on PATH (or set [vm] firecracker_bin).',
       )
     }
-    const image = await this.options.images.find(signal).catch(() => undefined)
+    let image: GuestImage | undefined
+    try {
+      image = await this.options.images.find(signal)
+    } catch (error) {
+      const info = toErrorInfo(error)
+      return unavailable(info.message, info.hint ?? this.options.images.hint)
+    }
     if (image === undefined)
       return unavailable('the guest image is not built', this.options.images.hint)
     details.kernel = image.kernelRelease

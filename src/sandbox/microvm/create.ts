@@ -1,6 +1,8 @@
+import { existsSync } from 'node:fs'
 import path from 'node:path'
 import type { Config } from '../../config/schema.js'
 import { stateDir } from '../../shared/state-dir.js'
+import { SafeCoderError } from '../../shared/errors.js'
 import { MicrovmBackend, type GuestImageSource } from './backend.js'
 import { FirecrackerHypervisor } from './firecracker/index.js'
 import {
@@ -29,6 +31,21 @@ export function createMicrovmBackend(
   const runRoot = path.join(stateDir(env), 'vms')
   const images: GuestImageSource = {
     find: async () => {
+      // An override names a file the user chose: one that is not there is said as such.
+      for (const [key, file] of [
+        ['kernel_image', vm.kernel_image],
+        ['rootfs_image', vm.rootfs_image],
+      ] as const) {
+        if (file !== undefined && !existsSync(file)) {
+          throw new SafeCoderError(
+            'IMAGE_MISSING',
+            `The guest image file ${file} (from [vm] ${key}) does not exist.`,
+            {
+              hint: `Point [vm] ${key} at an existing file, or remove it to use the image built by safe-coder image build --vm.`,
+            },
+          )
+        }
+      }
       const newest = (await guestImageStatus(cacheDir)).images[0]
       if (newest === undefined) return undefined
       const image: GuestImage = {

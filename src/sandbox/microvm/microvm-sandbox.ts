@@ -46,6 +46,8 @@ export class MicrovmSandbox implements Sandbox {
   #disposed: Promise<void> | undefined
   #gone: SafeCoderError | undefined
   #pulling: Promise<string[]> | undefined
+  /** Paths the pulls left in the guest, with why (see `takeSkipped`). */
+  readonly #skipped = new Map<string, string>()
 
   constructor(private readonly options: MicrovmSandboxOptions) {
     this.id = options.vm.id
@@ -68,7 +70,21 @@ export class MicrovmSandbox implements Sandbox {
   async exec(req: ExecRequest, io: ExecIO = {}): Promise<ExecResult> {
     this.#assertLive()
     const env = { ...this.options.env, ...req.env }
-    return this.#call(() => this.options.agent.exec({ ...req, env, user: this.options.user }, io))
+    const result = await this.#call(() =>
+      this.options.agent.exec({ ...req, env, user: this.options.user }, io),
+    )
+    const storage = this.options.vm.storageError?.()
+    if (storage !== undefined) {
+      // The command saw only EIO; the cause is on the host, and the drive may now be read-only.
+      throw new SafeCoderError(
+        'DISK_FULL',
+        `The microVM ${this.id} could not write its workspace drive: ${storage}.`,
+        {
+          hint: 'Free space there (df -h shows how much is left), then `safe-coder resume` the session: what the guest wrote before is recovered from the drive.',
+        },
+      )
+    }
+    return result
   }
 
   readFile(
@@ -102,6 +118,7 @@ export class MicrovmSandbox implements Sandbox {
       await this.#pulling?.catch(() => undefined)
       this.#assertLive()
       const set = await this.#call(() => this.options.agent.changes())
+      for (const s of set.skipped) this.#skipped.set(s.path, s.reason)
       const { changed } = await applyToMirror(this.options.mirrorDir, set, (paths, onFile) =>
         this.options.agent.pull(paths, onFile, { maxFileBytes: MAX_PULL_BYTES }),
       )
@@ -110,6 +127,12 @@ export class MicrovmSandbox implements Sandbox {
     const pulling = run()
     this.#pulling = pulling
     return pulling
+  }
+
+  takeSkipped(): { path: string; reason: string }[] {
+    const taken = [...this.#skipped].map(([path, reason]) => ({ path, reason }))
+    this.#skipped.clear()
+    return taken
   }
 
   async syncIn(paths: string[]): Promise<void> {

@@ -77,6 +77,11 @@ export interface VmHandle {
   consoleTail(maxBytes?: number): Promise<string>
   /** Hard stop: kills the VMM. Idempotent. */
   kill(): Promise<void>
+  /**
+   * A write the VMM could not make to a drive file on the host (its disk is full), if any: the
+   * guest saw an I/O error, and its workspace may have gone read-only.
+   */
+  storageError?(): string | undefined
 }
 
 export interface Hypervisor {

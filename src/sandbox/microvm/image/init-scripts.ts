@@ -96,7 +96,9 @@ mount -t overlay -o lowerdir=/run/ro,upperdir=/run/rw/upper,workdir=/run/rw/work
 [ -x /newroot${GUEST_BUSYBOX} ] && [ -f /newroot${GUEST_STAGE2} ] ||
   fail "$root is not a Safe Coder guest root (no ${GUEST_STAGE2})"
 mkdir -p /newroot/workspace
-mount -t ext4 -o rw,nosuid,nodev "$workspace" /newroot/workspace ||
+# sync: every write reaches the drive before it returns, so a VM killed from outside loses
+# nothing it wrote (the host recovers the drive); the guest's page cache never holds the only copy.
+mount -t ext4 -o rw,nosuid,nodev,sync "$workspace" /newroot/workspace ||
   fail "cannot mount the workspace drive $workspace"
 
 hostname ${GUEST_HOSTNAME}

@@ -139,8 +139,10 @@ export function qemuArgs(spec: VmLaunchSpec, options: QemuArgsOptions = {}): str
     `id=root,file=${qemuValue(path.resolve(spec.image.rootfs))},format=raw,if=none,readonly=on`,
     '-device',
     `virtio-blk-device,drive=root,serial=${ROOT_DRIVE_SERIAL}`,
+    // A host disk that fills up must fail the guest's write (EIO, the command fails and the host
+    // says the disk is full), not pause the VM forever as QEMU's default `werror=enospc` does.
     '-drive',
-    `id=workspace,file=${qemuValue(path.resolve(spec.workspaceDrive))},format=raw,if=none,discard=unmap`,
+    `id=workspace,file=${qemuValue(path.resolve(spec.workspaceDrive))},format=raw,if=none,discard=unmap,werror=report,rerror=report`,
     '-device',
     `virtio-blk-device,drive=workspace,serial=${WORKSPACE_DRIVE_SERIAL}`,
     // The agent channel: a named virtio-serial port, a unix socket on the host.

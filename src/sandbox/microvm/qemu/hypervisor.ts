@@ -221,6 +221,12 @@ export class QemuVm implements VmHandle {
   #qmp: QmpClient | undefined
   #exit: VmExit | undefined
   #killing: Promise<void> | undefined
+  #storageError: string | undefined
+
+  /** A host-side write failure of the drives QEMU reported (a full disk), if any. */
+  storageError(): string | undefined {
+    return this.#storageError
+  }
 
   constructor(spec: VmLaunchSpec, paths: QemuPaths, child: ChildProcess, exited: Promise<VmExit>) {
     this.id = spec.id
@@ -265,6 +271,12 @@ export class QemuVm implements VmHandle {
       }
       if (qmp !== undefined) {
         this.#qmp = qmp
+        // With `werror=report`, a write the host disk has no room for is an event, not a pause.
+        qmp.onEvent = (event) => {
+          if (event.event === 'BLOCK_IO_ERROR' && event.data?.nospace === true) {
+            this.#storageError ??= `no space left on the host disk holding ${path.dirname(this.paths.qmpSocket)}`
+          }
+        }
         if (this.#hasExited()) qmp.close()
         // QMP answers commands only once QEMU's initialisation is over.
         await Promise.race([qmp.queryStatus().catch(() => this.exited), this.exited])

@@ -74,7 +74,7 @@ describe('qemuArgs', () => {
     const drives = values(args, '-drive')
     expect(drives).toEqual([
       'id=root,file=/cache/img/rootfs.ext4,format=raw,if=none,readonly=on',
-      'id=workspace,file=/run/sc/vm-1/workspace.ext4,format=raw,if=none,discard=unmap',
+      'id=workspace,file=/run/sc/vm-1/workspace.ext4,format=raw,if=none,discard=unmap,werror=report,rerror=report',
     ])
     const devices = values(args, '-device')
     expect(devices).toContain('virtio-blk-device,drive=root,serial=sc-root')
@@ -91,7 +91,7 @@ describe('qemuArgs', () => {
   it('makes host paths absolute (QEMU runs in the runDir) and escapes commas', () => {
     const args = qemuArgs(spec({ workspaceDrive: 'rel/ws,1.ext4', id: 'a,b' }))
     expect(values(args, '-drive')[1]).toBe(
-      `id=workspace,file=${path.resolve('rel/ws,,1.ext4')},format=raw,if=none,discard=unmap`,
+      `id=workspace,file=${path.resolve('rel/ws,,1.ext4')},format=raw,if=none,discard=unmap,werror=report,rerror=report`,
     )
     expect(values(args, '-name')).toEqual(['guest=a,,b'])
     expect(qemuValue('x,y,,z')).toBe('x,,y,,,,z')
