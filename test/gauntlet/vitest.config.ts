@@ -1,0 +1,23 @@
+import { fileURLToPath } from 'node:url'
+import { defineConfig } from 'vitest/config'
+
+/**
+ * The gauntlet (issue 7): escape, fault, bad-input and load cases through the built CLI. Its
+ * files are `*.gauntlet.ts`, so the main `vitest run` (which collects `test/**\/*.test.ts`) never
+ * picks them up. Run it with `npm run gauntlet` (scorecard) or
+ * `npx vitest run --config test/gauntlet/vitest.config.ts`.
+ */
+export default defineConfig({
+  root: fileURLToPath(new URL('../..', import.meta.url)),
+  test: {
+    name: 'gauntlet',
+    include: ['test/gauntlet/**/*.gauntlet.ts'],
+    testTimeout: 180_000,
+    hookTimeout: 300_000,
+    // Sandboxes share one daemon and two cores: one file at a time, cases in order.
+    pool: 'forks',
+    poolOptions: { forks: { singleFork: true } },
+    fileParallelism: false,
+    sequence: { concurrent: false },
+  },
+})
