@@ -65,22 +65,38 @@ export function monitorSessions(options: {
   // before the dashboard looks again.
   // Each with when it was first seen: a folder the watch reported may not hold its record yet.
   const pending = new Map<string, number>()
+  /** Sessions whose hello showed this process as their owner: never watched as remote. */
+  const own = new Set<string>()
   const tryConnect = async (id: string): Promise<boolean> => {
-    if (options.isLocal(id)) return false
+    if (options.isLocal(id) || own.has(id)) return false
     const socketPath = await servedSocketPath(options.store.paths(id).eventsSocket)
     if (socketPath === undefined || connected.has(id) || options.signal.aborted) return false
     const socket = connect(socketPath)
     connected.set(id, socket)
-    attach(socket, id, options, () => {
-      connected.delete(id)
-    })
+    attach(
+      socket,
+      id,
+      options,
+      () => {
+        connected.delete(id)
+      },
+      () => {
+        own.add(id)
+        pending.delete(id)
+      },
+    )
     return true
   }
   const scan = async (): Promise<void> => {
     const { sessions } = await options.store.list()
     const active = new Set<string>()
     for (const record of sessions) {
-      if (record.status !== 'active' || connected.has(record.id) || options.isLocal(record.id)) {
+      if (
+        record.status !== 'active' ||
+        connected.has(record.id) ||
+        options.isLocal(record.id) ||
+        own.has(record.id)
+      ) {
         continue
       }
       active.add(record.id)
@@ -145,6 +161,7 @@ function attach(
   expectedId: string,
   options: Parameters<typeof monitorSessions>[0],
   onClose: () => void,
+  onOwn: () => void,
 ): void {
   let buffered = ''
   let hello: SessionSummary | undefined
@@ -184,6 +201,11 @@ function attach(
         return false
       }
       if (session.id !== expectedId || typeof session.projectPath !== 'string') return false
+      // This process's own session, caught between serving its socket and being listed local.
+      if (session.ownerPid === process.pid) {
+        onOwn()
+        return false
+      }
       hello = {
         id: expectedId,
         projectPath: session.projectPath,

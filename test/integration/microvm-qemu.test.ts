@@ -327,7 +327,7 @@ describe('QEMU microvm under TCG', () => {
     expect(guest.uid).toBe(0)
     expect(guest.workspace).toContain('hello.txt')
     expect(guest.rootMount).toMatch(/^overlay \/ overlay .*lowerdir=/)
-    expect(guest.workspaceMount).toMatch(/^\/dev\/vd[a-z] \/workspace ext4 rw,nosuid,nodev/)
+    expect(guest.workspaceMount).toMatch(/^\/dev\/vd[a-z] \/workspace ext4 rw,sync,nosuid,nodev/)
     // Writes go to the tmpfs overlay; the shared base image is never touched.
     expect(guest.rootWritable).toBe(true)
 
