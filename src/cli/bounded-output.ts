@@ -34,13 +34,19 @@ export function boundedForward(stream: Writable): {
 export function readerBackpressure(streams: Writable[]): () => Promise<void> | undefined {
   return () => {
     const full = streams.find((s) => !s.destroyed && s.writableLength > PAUSE_AT_BYTES)
-    if (full === undefined) return undefined
-    return new Promise((resolve) => {
-      const done = (): void => {
-        full.off('drain', done).off('close', done).off('error', done)
-        resolve()
-      }
-      full.on('drain', done).on('close', done).on('error', done)
-    })
+    return full === undefined ? undefined : drained(full)
   }
+}
+
+/** Settles once everything written to `stream` has been taken, or the stream is gone. */
+export function drained(stream: Writable): Promise<void> {
+  if (stream.writableLength === 0 || stream.destroyed) return Promise.resolve()
+  return new Promise((resolve) => {
+    const done = (): void => {
+      if (stream.writableLength > 0 && !stream.destroyed) return
+      stream.off('drain', done).off('error', done).off('close', done)
+      resolve()
+    }
+    stream.on('drain', done).on('error', done).on('close', done)
+  })
 }

@@ -1,3 +1,4 @@
+import { drained } from './bounded-output.js'
 import { main } from './main.js'
 
 /** Process glue: signals → AbortSignal, status → exit code. */
@@ -33,18 +34,6 @@ async function run(): Promise<void> {
   await Promise.all([drained(process.stdout), drained(process.stderr)])
   // Sockets to the engine may linger (keep-alive); do not hang on them once the command is done.
   setTimeout(() => process.exit(status), 2000).unref()
-}
-
-function drained(stream: NodeJS.WriteStream): Promise<void> {
-  if (stream.writableLength === 0 || stream.destroyed) return Promise.resolve()
-  return new Promise((resolve) => {
-    const done = (): void => {
-      if (stream.writableLength > 0 && !stream.destroyed) return
-      stream.off('drain', done).off('error', done).off('close', done)
-      resolve()
-    }
-    stream.on('drain', done).on('error', done).on('close', done)
-  })
 }
 
 await run()
