@@ -349,17 +349,29 @@ export class AgentSession {
     return sandbox
   }
 
+  /**
+   * Feeds the gauges until the sandbox stops. A stream that fails (a daemon hiccup under load)
+   * is reopened a few times; gauges are best effort, and a sandbox that went away shows up
+   * through its next exec.
+   */
   async #pumpStats(sandbox: Sandbox): Promise<void> {
-    try {
-      for await (const sample of sandbox.stats(this.#stats.signal)) {
-        this.deps.bus.emit('sandbox.stats', {
-          sessionId: this.id,
-          sandboxId: sandbox.id,
-          ...sample,
-        })
+    const signal = this.#stats.signal
+    let failures = 0
+    while (failures < 3 && !signal.aborted) {
+      try {
+        for await (const sample of sandbox.stats(signal)) {
+          failures = 0
+          this.deps.bus.emit('sandbox.stats', {
+            sessionId: this.id,
+            sandboxId: sandbox.id,
+            ...sample,
+          })
+        }
+        return
+      } catch {
+        failures++
+        await new Promise((resolve) => setTimeout(resolve, 1_000).unref())
       }
-    } catch {
-      // Gauges are best effort; a sandbox that went away shows up through its next exec.
     }
   }
 

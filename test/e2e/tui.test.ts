@@ -51,8 +51,10 @@ describe('safe-coder tui in a real terminal (node-pty, built CLI, real Docker)',
     expect(screen).toMatch(/exit 0 in/)
     await run.waitFor(/1\/2 \S+ · docker · idle/)
 
-    // A command that burns CPU shows in the gauges.
-    run.type('run i=0; while [ $i -lt 3000000 ]; do i=$((i+1)); done; echo burned\r')
+    // A command that burns CPU for 4 s (several of the Engine's 1 s samples) shows in the gauges.
+    run.type(
+      'run end=$(($(date +%s)+4)); while [ $(date +%s) -lt $end ]; do :; done; echo burned\r',
+    )
     await run.waitFor((s) => /cpu\s+(?!0\.0%)\d+\.\d%/.test(s), 30_000)
     await run.waitFor(/Finished \(exit code 0\): burned/, 60_000)
 

@@ -72,6 +72,8 @@ export async function* streamStats(
   }
   signal.addEventListener('abort', stop, { once: true })
   let pending = ''
+  let previous: EngineStats['precpu_stats']
+  let afterGap = false
   try {
     for await (const chunk of stream) {
       pending += String(chunk)
@@ -81,10 +83,19 @@ export async function* streamStats(
         pending = pending.slice(eol + 1)
         eol = pending.indexOf('\n')
         if (line === '') continue
-        const sample = toSample(JSON.parse(line) as EngineStats)
-        // A stopped container reports an all-zero document; it is the end, not a sample.
-        if (sample.memoryLimitBytes === 0 && sample.pids === 0) return
-        yield sample
+        const doc = JSON.parse(line) as EngineStats
+        if (isEmpty(doc)) {
+          // The Engine sends a document with only the name and id when it could not collect a
+          // sample: the container stopped, or a transient error under load. Only a stopped one ends
+          // the stream. After a gap the next document's "previous" CPU reading is empty: use ours.
+          if (!(await isRunning(container))) return
+          afterGap = true
+          continue
+        }
+        if (afterGap && previous !== undefined) doc.precpu_stats = previous
+        afterGap = false
+        previous = doc.cpu_stats
+        yield toSample(doc)
       }
     }
   } catch (error) {
@@ -94,6 +105,24 @@ export async function* streamStats(
   } finally {
     signal.removeEventListener('abort', stop)
     stream.destroy()
+  }
+}
+
+/** The Engine's "no sample" document: zero time, no memory limit, no pid count. */
+function isEmpty(doc: EngineStats): boolean {
+  return (
+    (doc.read === undefined || doc.read.startsWith('0001-')) &&
+    !doc.memory_stats?.limit &&
+    !doc.pids_stats?.current
+  )
+}
+
+async function isRunning(container: Docker.Container): Promise<boolean> {
+  try {
+    const info = await container.inspect()
+    return info.State.Running
+  } catch {
+    return false
   }
 }
 

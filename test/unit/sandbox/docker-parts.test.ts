@@ -1,9 +1,10 @@
+import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { buildContainerSpec } from '../../../src/sandbox/docker/container-spec.js'
 import { StreamDemuxer } from '../../../src/sandbox/docker/demux.js'
 import { parseListing, parseStat } from '../../../src/sandbox/docker/file-parse.js'
 import { CappedBuffer } from '../../../src/sandbox/docker/output-buffer.js'
-import { toSample } from '../../../src/sandbox/docker/stats.js'
+import { streamStats, toSample } from '../../../src/sandbox/docker/stats.js'
 
 function frame(kind: number, text: string): Buffer {
   const payload = Buffer.from(text)
@@ -119,6 +120,51 @@ describe('toSample', () => {
       blockReadBytes: 0,
       netRxBytes: 0,
     })
+  })
+})
+
+describe('streamStats', () => {
+  const doc = (total: number, system: number, pre?: [number, number]): string =>
+    JSON.stringify({
+      read: '2026-01-01T00:00:00Z',
+      cpu_stats: { cpu_usage: { total_usage: total }, system_cpu_usage: system, online_cpus: 1 },
+      precpu_stats:
+        pre === undefined
+          ? { cpu_usage: { total_usage: 0 } }
+          : { cpu_usage: { total_usage: pre[0] }, system_cpu_usage: pre[1] },
+      memory_stats: { usage: 10, limit: 100 },
+      pids_stats: { current: 2 },
+    })
+  // What the Engine publishes when it could not collect a sample.
+  const empty = JSON.stringify({
+    read: '0001-01-01T00:00:00Z',
+    pids_stats: {},
+    cpu_stats: { cpu_usage: { total_usage: 0 } },
+    memory_stats: {},
+  })
+  const fake = (lines: string[], running: boolean) =>
+    ({
+      id: 'c1',
+      stats: () => Promise.resolve(Readable.from([lines.join('\n') + '\n'])),
+      inspect: () => Promise.resolve({ State: { Running: running } }),
+    }) as unknown as Parameters<typeof streamStats>[0]
+  const collect = async (lines: string[], running: boolean) => {
+    const got: number[] = []
+    for await (const s of streamStats(fake(lines, running), new AbortController().signal)) {
+      got.push(s.cpuPercent)
+    }
+    return got
+  }
+
+  it('skips a missed sample of a running container and measures across the gap', async () => {
+    // 100 → 150 over 100 system units is 50 %; after the gap the Engine's "previous" is empty.
+    const got = await collect([doc(100, 1000, [0, 0]), empty, doc(150, 1100)], true)
+    expect(got).toEqual([10, 50])
+  })
+
+  it('ends at the empty document of a stopped container', async () => {
+    const got = await collect([doc(100, 1000, [0, 0]), empty, doc(150, 1100)], false)
+    expect(got).toEqual([10])
   })
 })
 
