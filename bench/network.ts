@@ -1,4 +1,4 @@
-import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, realpath, rename, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -57,6 +57,61 @@ export async function writePolicyFile(dir: string, policy: NetworkPolicy): Promi
   await rename(temp, file)
   return file
 }
+
+/**
+ * The floor any userspace relay pays in the proxy's place: a container with the sidecar's CPU
+ * share on the same two networks, running a bare Node TCP pipe (no HTTP, no policy, no events)
+ * to `target`, on the host's own Node binary like the sidecar. Returns its internal address.
+ */
+async function startBareRelay(
+  docker: Docker,
+  options: {
+    internal: string
+    egress: string
+    target: { host: string; port: number }
+    nanoCpus: number
+    labels: Record<string, string>
+  },
+): Promise<{ address: string; remove: () => Promise<void> }> {
+  const relay =
+    "const net=require('net');net.createServer(c=>{" +
+    `const u=net.connect(${options.target.port},'${options.target.host}');` +
+    "u.pipe(c);c.pipe(u);u.on('error',()=>c.destroy());c.on('error',()=>u.destroy())" +
+    `}).listen(${RELAY_PORT})`
+  const container = await docker.createContainer({
+    Image: SANDBOX_IMAGE,
+    Entrypoint: ['/opt/node'],
+    Cmd: ['-e', relay],
+    User: '65534:65534',
+    Labels: options.labels,
+    HostConfig: {
+      Mounts: [
+        {
+          Type: 'bind',
+          Source: await realpath(process.execPath),
+          Target: '/opt/node',
+          ReadOnly: true,
+        },
+      ],
+      NetworkMode: options.internal,
+      NanoCpus: options.nanoCpus,
+    },
+  })
+  const remove = (): Promise<void> => container.remove({ force: true }).then(() => undefined)
+  try {
+    await docker.getNetwork(options.egress).connect({ Container: container.id })
+    await container.start()
+    const info = await container.inspect()
+    const address = info.NetworkSettings.Networks[options.internal]?.IPAddress ?? ''
+    if (address === '') throw new Error('the bare relay has no address on the internal network')
+    return { address, remove }
+  } catch (error) {
+    await remove().catch(() => undefined)
+    throw error
+  }
+}
+
+const RELAY_PORT = 9000
 
 /** Seconds curl spent on one download of `url`; throws unless it got all `bytes` with a 200. */
 async function download(
@@ -124,8 +179,10 @@ export async function benchNetwork(
     cleanup.unshift(() => server.remove())
     const url = 'http://bench-server:8080/big'
     // The server joins the network the sandbox's traffic leaves by: its own, or the proxy's.
+    let proxySession = ''
     const create = async (network: SandboxNetwork): Promise<[Sandbox, string]> => {
       const sessionId = createId('bench')
+      if (network.policy.mode !== 'open') proxySession = sessionId
       const sandbox = await backend.create({ sessionId, mirrorDir: dir, projectPath: dir, network })
       cleanup.unshift(() => sandbox.dispose())
       const names = networkNames(sessionId)
@@ -142,17 +199,31 @@ export async function benchNetwork(
     const [proxied, address] = await create({ policy, policyFile })
     // The proxy refuses private addresses unless an entry names the address: allow it too.
     await writePolicyFile(dir, { ...policy, allow: [...policy.allow, `${address}:8080`] })
+    const names = networkNames(proxySession)
+    const nanoCpus = (await docker.getContainer(proxied.id).inspect()).HostConfig.NanoCpus ?? 0
+    const bare = await startBareRelay(docker, {
+      internal: names.internal,
+      egress: names.egress,
+      target: { host: address, port: 8080 },
+      nanoCpus,
+      labels,
+    })
+    cleanup.unshift(bare.remove)
+    const bareUrl = `http://${bare.address}:${RELAY_PORT}/big`
     await eventually(() => download(proxied, url, bytes))
     await eventually(() => download(open, url, bytes))
+    await eventually(() => download(proxied, bareUrl, bytes, ['--noproxy', '*']))
     const viaProxy: number[] = []
     const tunnelled: number[] = []
     const direct: number[] = []
+    const relayed: number[] = []
     for (let i = 0; i < runs; i++) {
       const steps = [
         async () => viaProxy.push(await download(proxied, url, bytes)),
         // -p: a CONNECT tunnel, the path HTTPS takes.
         async () => tunnelled.push(await download(proxied, url, bytes, ['-p'])),
         async () => direct.push(await download(open, url, bytes)),
+        async () => relayed.push(await download(proxied, bareUrl, bytes, ['--noproxy', '*'])),
       ]
       for (let j = 0; j < steps.length; j++) await steps[(i + j) % steps.length]?.()
     }
@@ -171,6 +242,28 @@ export async function benchNetwork(
         median(tunnelled),
         median(direct),
         1.3,
+      ),
+      // Not a target: how much of the overhead is the proxy's own, and how much any relay's.
+      result(
+        `${mb} MB download via a bare Node TCP relay in the proxy's place (median of ${runs})`,
+        'same download, open network',
+        median(relayed),
+        median(direct),
+        Number.POSITIVE_INFINITY,
+      ),
+      result(
+        `${mb} MB download via the egress proxy, CONNECT tunnel (median of ${runs})`,
+        'same download, bare relay',
+        median(tunnelled),
+        median(relayed),
+        Number.POSITIVE_INFINITY,
+      ),
+      result(
+        `${mb} MB download via the egress proxy, plain HTTP (median of ${runs})`,
+        'same download, bare relay',
+        median(viaProxy),
+        median(relayed),
+        Number.POSITIVE_INFINITY,
       ),
     ]
   } finally {
