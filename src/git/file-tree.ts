@@ -106,6 +106,13 @@ export function removePath(root: DirNode, rel: string): [string, TrackedFile][] 
 }
 
 /** Every file under `node`, with paths prefixed by `prefix`. */
+/** How many files the subtree holds. */
+export function countFiles(node: DirNode): number {
+  let count = node.files.size
+  for (const sub of node.dirs.values()) count += countFiles(sub)
+  return count
+}
+
 export function listFiles(node: DirNode, prefix: string): [string, TrackedFile][] {
   const out: [string, TrackedFile][] = []
   const visit = (dir: DirNode, base: string): void => {

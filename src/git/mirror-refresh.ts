@@ -8,6 +8,7 @@ import { errnoOf } from '../shared/errors.js'
 import type { BlobInfo } from './blob-info.js'
 import { eachLimit } from './each-limit.js'
 import {
+  countFiles,
   findDir,
   getFile,
   listFiles,
@@ -25,11 +26,17 @@ import {
 } from './mirror-entry.js'
 import { walkMirror, type WalkedPath } from './mirror-walk.js'
 import { isRacy, sameStat, type RepoState } from './stat-cache.js'
+import { STAT_FIELDS, statHelperReady, statOnHelper } from './stat-helper.js'
 import { objectId } from './object-id.js'
 import type { AuditRepo } from './audit-repo.js'
 
 const concurrency = 16
+/** Paths stat'ed between turns of the event loop when this thread works alone. */
 const statBatch = 2000
+/** Paths collected from the walk before a batch is stat'ed. */
+const queueBatch = 4000
+/** Below this a batch is not worth a round trip to the helper thread. */
+const helperMinimum = 1000
 
 /**
  * Brings the in-memory HEAD state up to date with parts of the mirror, writing each new blob as
@@ -63,11 +70,15 @@ export function createMirrorRefresh(
   // Walked names are valid tree names, so plain concatenation is what path.join would give.
   const workDirPrefix = `${repo.workDir}${path.sep}`
 
+  // Counts every entry set or removed, so a walk can tell whether the tree moved under it.
+  let treeChanges = 0
+
   function note(
     rel: string,
     before: TrackedFile | undefined,
     after: TrackedFile | undefined,
   ): void {
+    treeChanges++
     state.dirty.add(rel)
     const known = refresh.changes.get(rel)
     refresh.changes.set(rel, { before: known === undefined ? before : known.before, after })
@@ -120,20 +131,21 @@ export function createMirrorRefresh(
   async function refreshDir(rel: string): Promise<void> {
     if (rel !== '' && getFile(root, rel) !== undefined) remove(rel)
     const node = findDir(root, rel)
-    // By path, not by object: a concurrent refresh of a reported path may replace a file's entry.
-    const seen = new Set<string>()
+    const seen: Seen = { known: 0 }
     const stale: [string, Stats][] = []
-    // Each directory's paths are stat'ed while deeper ones are still being read.
-    const walked = await walkMirror(repo.workDir, rel, options.signal, async (paths) => {
-      for (let start = 0; start < paths.length; start += statBatch) {
-        if (start > 0) await yieldToLoop()
-        throwIfAborted(options.signal, 'Recording the mirror')
-        statPaths(paths, start, Math.min(start + statBatch, paths.length), seen, stale)
-      }
-    })
+    const changesBefore = treeChanges
+    // Walked paths are stat'ed in batches while deeper directories are still being read.
+    const queue = statQueue(seen, stale)
+    const walked = await walkMirror(repo.workDir, rel, options.signal, queue.add)
+    await queue.flush()
     refresh.skipped.push(...walked.skipped)
-    if (node !== undefined) {
-      for (const [gone] of listFiles(node, rel)) if (!seen.has(gone)) remove(gone)
+    // Each walked path is counted once: if the tree did not change meanwhile and every file it
+    // holds was walked, nothing was deleted, and the by-path check of every file is skipped.
+    const untouched = treeChanges === changesBefore
+    if (node !== undefined && !(untouched && seen.known === countFiles(node))) {
+      // By path, not by object: a concurrent refresh of a reported path may replace an entry.
+      const walkedPaths = new Set(walked.paths.map((p) => p.rel))
+      for (const [gone] of listFiles(node, rel)) if (!walkedPaths.has(gone)) remove(gone)
     }
     await eachLimit(
       stale,
@@ -143,27 +155,96 @@ export function createMirrorRefresh(
     )
   }
 
+  /** How many walked paths the tree held as files when they were stat'ed. */
+  interface Seen {
+    known: number
+  }
+
+  /** Collects walked paths into batches and stats them one batch after another. */
+  function statQueue(
+    seen: Seen,
+    stale: [string, Stats][],
+  ): { add: (paths: WalkedPath[]) => Promise<void>; flush: () => Promise<void> } {
+    let queued: WalkedPath[] = []
+    let done: Promise<void> = Promise.resolve()
+    const flush = (): Promise<void> => {
+      if (queued.length > 0) {
+        const batch = queued
+        queued = []
+        done = done.then(() => statBatchOf(batch, seen, stale))
+      }
+      return done
+    }
+    const add = (paths: WalkedPath[]): Promise<void> => {
+      for (const walked of paths) queued.push(walked)
+      return queued.length >= queueBatch ? flush() : done
+    }
+    return { add, flush }
+  }
+
+  // Large batches are split with the stat helper thread: it stats the second half while this
+  // thread stats the first. Its answers only confirm files unchanged since they were hashed;
+  // any other answer is stat'ed here again, and if the helper fails this thread does it all.
+  async function statBatchOf(
+    paths: WalkedPath[],
+    seen: Seen,
+    stale: [string, Stats][],
+  ): Promise<void> {
+    throwIfAborted(options.signal, 'Recording the mirror')
+    if (paths.length >= helperMinimum && statHelperReady()) {
+      const half = paths.length >> 1
+      const rels: string[] = []
+      for (let i = half; i < paths.length; i++) rels.push((paths[i] as WalkedPath).rel)
+      const remote = statOnHelper(workDirPrefix, rels).catch(() => undefined)
+      statPaths(paths, 0, half, seen, stale)
+      const answers = await remote
+      throwIfAborted(options.signal, 'Recording the mirror')
+      statPaths(paths, half, paths.length, seen, stale, answers)
+      return
+    }
+    for (let start = 0; start < paths.length; start += statBatch) {
+      if (start > 0) {
+        await yieldToLoop()
+        throwIfAborted(options.signal, 'Recording the mirror')
+      }
+      statPaths(paths, start, Math.min(start + statBatch, paths.length), seen, stale)
+    }
+  }
+
   // Walked paths come grouped by directory: look each directory up once per batch, not per path
   // (a batch runs without yielding, so nothing else changes the tree under it meanwhile).
   function statPaths(
     paths: WalkedPath[],
     start: number,
     end: number,
-    seen: Set<string>,
+    seen: Seen,
     stale: [string, Stats][],
+    answers?: Float64Array,
   ): void {
     let parent: string | undefined
     let parentNode: DirNode | undefined
     for (let i = start; i < end; i++) {
-      const child = (paths[i] as WalkedPath).rel
-      const slash = child.lastIndexOf('/')
-      const dir = slash < 0 ? '' : child.slice(0, slash)
+      const { rel: child, dir, name } = paths[i] as WalkedPath
       if (dir !== parent) {
         parent = dir
         parentNode = findDir(root, dir)
       }
-      const known = parentNode?.files.get(child.slice(slash + 1))
-      seen.add(child)
+      const known = parentNode?.files.get(name)
+      if (known !== undefined) seen.known++
+      if (answers !== undefined && known?.racy === false) {
+        const at = (i - start) * STAT_FIELDS
+        const was = known.stat
+        if (
+          was !== undefined &&
+          answers[at] === was.mode &&
+          answers[at + 1] === was.size &&
+          answers[at + 2] === was.mtimeMs &&
+          answers[at + 3] === was.ctimeMs &&
+          answers[at + 4] === was.ino
+        ) {
+          continue
+        }
+      }
       const stats = lstatNow(child)
       if (stats === undefined) remove(child)
       else if (known?.racy !== false || !sameStat(known.stat, stats)) stale.push([child, stats])

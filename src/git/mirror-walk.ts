@@ -10,6 +10,9 @@ import { isValidTreeName } from './tree-object.js'
 /** A non-directory found by a walk, by its dirent type (a hint: `lstat` decides later). */
 export interface WalkedPath {
   rel: string
+  /** `rel` split at its last slash ('' for the top). */
+  dir: string
+  name: string
   kind: 'file' | 'symlink'
 }
 
@@ -49,9 +52,10 @@ async function walkDir(
   for (const entry of entries) {
     const child = rel === '' ? entry.name : `${rel}/${entry.name}`
     if (entry.isDirectory()) subdirs.push(child)
-    else if (entry.isFile()) listed.push({ rel: child, kind: 'file' })
-    else if (entry.isSymbolicLink()) listed.push({ rel: child, kind: 'symlink' })
-    else out.skipped.push({ path: child, reason: specialReason(entry) })
+    else if (entry.isFile()) listed.push({ rel: child, dir: rel, name: entry.name, kind: 'file' })
+    else if (entry.isSymbolicLink()) {
+      listed.push({ rel: child, dir: rel, name: entry.name, kind: 'symlink' })
+    } else out.skipped.push({ path: child, reason: specialReason(entry) })
   }
   for (const path of listed) out.paths.push(path)
   // Deeper directories are read in the thread pool while this one's paths are handled here.
