@@ -26,6 +26,7 @@ import { SafeCoderError } from '../../shared/errors.js'
 import { WORKSPACE } from '../types.js'
 import type { DirEntry, ExecIO, ExecResult, FileStat } from '../types.js'
 import { toWorkspacePath } from '../workspace-path.js'
+import { ReadHolds } from '../read-holds.js'
 import { CappedBuffer } from './capped-buffer.js'
 import {
   array,
@@ -126,8 +127,12 @@ class Client implements AgentClient {
   private nextId = randomInt(1, 2 ** 30)
   private readonly decoder: FrameDecoder
   private drainWaiters: (() => void)[] = []
-  /** Output readers that asked for a pause (see `holdInput`). */
-  private inputHolds = 0
+  /**
+   * A slow output reader stops this side reading the channel: the agent's writes then block and
+   * it pauses the command's pipes, so the command slows down instead of filling memory here.
+   * Every call on the channel waits meanwhile.
+   */
+  private readonly inputHolds: ReadHolds
   private closeError: Error | undefined
   private onHello: ((error?: Error) => void) | undefined
   private readonly maxFrame: number
@@ -137,6 +142,7 @@ class Client implements AgentClient {
     private readonly options: AgentClientOptions,
   ) {
     this.maxFrame = Math.max(MIN_FRAME_BYTES, options.maxFrameBytes ?? MAX_FRAME_BYTES)
+    this.inputHolds = new ReadHolds(stream, () => !this.closed)
     this.decoder = new FrameDecoder(
       {
         maxPayload: this.maxFrame,
@@ -163,27 +169,6 @@ class Client implements AgentClient {
     stream.on('error', (error: Error) => {
       this.fail(gone(`the channel failed (${error.message})`, error))
     })
-  }
-
-  /**
-   * Stops reading the channel until `wait` settles (or the signal fires): the agent's writes then
-   * block and it pauses the command's pipes, so a slow reader slows the command down instead of
-   * filling memory here. Every call on the channel waits meanwhile.
-   */
-  private holdInput(wait: Promise<void>, signal: AbortSignal | undefined): void {
-    if (this.inputHolds++ === 0) this.stream.pause()
-    let release = (): void => undefined
-    const cancelled = new Promise<void>((resolve) => {
-      release = resolve
-    })
-    signal?.addEventListener('abort', release, { once: true })
-    if (signal?.aborted === true) release()
-    void Promise.race([wait, cancelled])
-      .catch(() => undefined)
-      .finally(() => {
-        signal?.removeEventListener('abort', release)
-        if (--this.inputHolds === 0 && !this.closed) this.stream.resume()
-      })
   }
 
   /* ---------------------------------------------------------------------------------------- */
@@ -568,7 +553,7 @@ class Client implements AgentClient {
             notify(io.onStderr, payload)
           } else throw violation(`a frame of kind ${kind} in the output of an exec`)
           const wait = io.waitForReader?.()
-          if (wait !== undefined) this.holdInput(wait, io.signal)
+          if (wait !== undefined) this.inputHolds.hold(wait, io.signal)
         },
         error: (code, message) =>
           pathError(

@@ -6,6 +6,7 @@ import { StreamDemuxer } from './demux.js'
 import { isGone, sandboxError } from './engine-errors.js'
 import { KILL_SCRIPT } from './kill-script.js'
 import { CappedBuffer } from './output-buffer.js'
+import { ReadHolds } from '../read-holds.js'
 
 export const DEFAULT_MAX_OUTPUT = 10 * 1024 * 1024
 /** How long a killed exec may take to close its stream before we stop waiting for it. */
@@ -65,7 +66,7 @@ export async function runEngineExec(
   const stdout = new CappedBuffer(req.maxOutputBytes)
   const stderr = new CappedBuffer(req.maxOutputBytes)
   // A slow reader pauses the exec's stream: the daemon stops reading the command's pipes.
-  let holds = 0
+  const holds = new ReadHolds(stream)
   const demux = new StreamDemuxer((which, chunk) => {
     if (which === 'stdout') {
       stdout.push(chunk)
@@ -75,13 +76,7 @@ export async function runEngineExec(
       io.onStderr?.(chunk)
     }
     const wait = io.waitForReader?.()
-    if (wait === undefined) return
-    if (holds++ === 0) stream.pause()
-    void wait
-      .catch(() => undefined)
-      .finally(() => {
-        if (--holds === 0) stream.resume()
-      })
+    if (wait !== undefined) holds.hold(wait)
   })
   stream.on('data', (data: Buffer) => {
     demux.push(data)
