@@ -26,7 +26,7 @@ import {
 } from './mirror-entry.js'
 import { walkMirror, type WalkedPath } from './mirror-walk.js'
 import { isRacy, sameStat, type RepoState } from './stat-cache.js'
-import { STAT_FIELDS, statHelperReady, statOnHelper } from './stat-helper.js'
+import { answerMatches, statHelperReady, statOnHelper } from './stat-helper.js'
 import { objectId } from './object-id.js'
 import type { AuditRepo } from './audit-repo.js'
 
@@ -232,18 +232,7 @@ export function createMirrorRefresh(
       const known = parentNode?.files.get(name)
       if (known !== undefined) seen.known++
       if (answers !== undefined && known?.racy === false) {
-        const at = (i - start) * STAT_FIELDS
-        const was = known.stat
-        if (
-          was !== undefined &&
-          answers[at] === was.mode &&
-          answers[at + 1] === was.size &&
-          answers[at + 2] === was.mtimeMs &&
-          answers[at + 3] === was.ctimeMs &&
-          answers[at + 4] === was.ino
-        ) {
-          continue
-        }
+        if (answerMatches(answers, i - start, known.stat)) continue
       }
       const stats = lstatNow(child)
       if (stats === undefined) remove(child)

@@ -9,6 +9,7 @@
  */
 import os from 'node:os'
 import { Worker } from 'node:worker_threads'
+import type { StatKey } from './mirror-entry.js'
 
 /** Fields per path in a reply: mode, size, mtimeMs, ctimeMs, ino. */
 export const STAT_FIELDS = 5
@@ -16,6 +17,23 @@ export const STAT_FIELDS = 5
 export const STAT_MISSING = -1
 /** A reply's `mode` for a path the helper could not stat (the main thread will say why). */
 export const STAT_FAILED = -2
+
+/** True when the helper's answer for path `index` is exactly the stat `was` (as `sameStat`). */
+export function answerMatches(
+  answers: Float64Array,
+  index: number,
+  was: StatKey | undefined,
+): boolean {
+  const at = index * STAT_FIELDS
+  return (
+    was !== undefined &&
+    answers[at] === was.mode &&
+    answers[at + 1] === was.size &&
+    answers[at + 2] === was.mtimeMs &&
+    answers[at + 3] === was.ctimeMs &&
+    answers[at + 4] === was.ino
+  )
+}
 
 // CommonJS, evaluated: the same source runs from dist/ and under the test runner's loader.
 const source = `
