@@ -12,8 +12,9 @@ export default defineConfig({
   test: {
     name: 'gauntlet',
     include: ['test/gauntlet/**/*.gauntlet.ts'],
-    testTimeout: 180_000,
-    hookTimeout: 300_000,
+    // Hang detectors, not budgets: cases wait on events, and a loaded machine is slow.
+    testTimeout: 900_000,
+    hookTimeout: 900_000,
     // Sandboxes share one daemon and two cores: one file at a time, cases in order.
     pool: 'forks',
     poolOptions: { forks: { singleFork: true } },
