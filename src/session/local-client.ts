@@ -151,6 +151,7 @@ export class LocalSessionClient implements SessionClient {
         path: i.path,
         action: i.action,
         risks: i.risky,
+        ...(i.riskReasons === undefined ? {} : { riskReasons: i.riskReasons }),
         reason: i.reason,
       })),
       conflicts: plan.conflicts,

@@ -5,13 +5,13 @@ import { writingActions } from './sync-types.js'
 /** The longest action name, `noop-same`: actions line up in a column. */
 const width = 9
 
-// What `sync --dry-run` prints: enough to decide, one line per path.
+// What `sync --dry-run` prints: enough to decide, one line per path and one per risk.
 export function renderPlan(plan: SyncPlan): string {
   const writes = plan.items.filter((item) => writingActions.has(item.action))
   const lines = [
     `Sync plan for ${plan.projectDir}: ${writes.length} change(s), ${plan.conflicts} conflict(s), ${plan.risky} risky.`,
   ]
-  for (const item of plan.items) lines.push(renderItem(item))
+  for (const item of plan.items) lines.push(...renderItem(item))
   if (plan.conflicts > 0) {
     lines.push(
       'Conflicts are never overwritten: take the session version with --force PATH, or write a merge with conflict markers with --merge.',
@@ -21,11 +21,15 @@ export function renderPlan(plan: SyncPlan): string {
   return lines.join('\n')
 }
 
-function renderItem(item: SyncItem): string {
+function renderItem(item: SyncItem): string[] {
   const risky = item.risky.length > 0 ? ` [risky: ${item.risky.join(', ')}]` : ''
   const plain =
     item.action === 'noop-same' ||
     (writingActions.has(item.action) && item.forced !== true && item.merge === undefined)
   const detail = plain ? '' : ` — ${item.reason}`
-  return `  ${item.action.padEnd(width)} ${displayPath(item.path)}${risky}${detail}`
+  const why = item.risky.flatMap((flag) => {
+    const reason = item.riskReasons?.[flag]
+    return reason === undefined ? [] : [`${' '.repeat(width + 4)}${flag}: ${reason}`]
+  })
+  return [`  ${item.action.padEnd(width)} ${displayPath(item.path)}${risky}${detail}`, ...why]
 }

@@ -107,7 +107,7 @@ export async function recoverSync(options: {
 }
 
 // Dry runs and confirmation prompts show the same text.
-/** One line per item (action, path, risk flags, reason), conflicts and risks explained. */
+/** One line per item (action, path, risk flags, reason) and one per risk saying why, conflicts explained. */
 export function formatPlan(plan: SyncPlan): string {
   return renderPlan(plan)
 }

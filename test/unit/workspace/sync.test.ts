@@ -480,6 +480,7 @@ describe('risky changes', () => {
     expect(text.split('\n')).toEqual([
       `Sync plan for ${project}: 2 change(s), 1 conflict(s), 1 risky.`,
       '  create    Makefile [risky: makefile]',
+      '             makefile: make runs its recipes',
       '  modify    a.txt',
       '  conflict  b.txt — changed on the host since the copy; changed differently in the session',
       'Conflicts are never overwritten: take the session version with --force PATH, or write a merge with conflict markers with --merge.',
