@@ -156,7 +156,8 @@ export class LocalSessionClient implements SessionClient {
       })),
       conflicts: plan.conflicts,
       risky: plan.risky,
-      text: formatPlan(plan),
+      // The dashboard asks before applying; the plan does not point at --yes.
+      text: formatPlan(plan, 'asked'),
     }
   }
 

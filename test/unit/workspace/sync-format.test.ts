@@ -19,13 +19,30 @@ const plan: SyncPlan = {
 
 describe('formatPlan', () => {
   it('says under each risky path why it is risky', () => {
-    expect(formatPlan(plan).split('\n')).toEqual([
+    expect(formatPlan(plan, 'needs-yes').split('\n')).toEqual([
       'Sync plan for /p: 2 change(s), 0 conflict(s), 1 risky.',
       '  create    .gitlab-ci.yml [risky: git-config, ci-workflow]',
       '             git-config: git reads it',
       '             ci-workflow: CI runs it on the next push',
       '  modify    a.txt',
       'Risky changes need confirmation (--yes) before they are applied.',
+    ])
+  })
+
+  it('does not ask for --yes when it was given, or when the caller asks its own question', () => {
+    const given = formatPlan(plan, 'yes-given')
+    expect(given).not.toMatch(/need confirmation/)
+    expect(given.split('\n').at(-1)).toBe('Risky changes confirmed with --yes.')
+    const asked = formatPlan(plan, 'asked')
+    expect(asked).not.toMatch(/--yes/)
+    expect(asked.split('\n').at(-1)).toBe('  modify    a.txt')
+  })
+
+  it('ends without a confirmation line when nothing is risky', () => {
+    const safe = { ...plan, items: plan.items.slice(1), risky: 0 }
+    expect(formatPlan(safe, 'needs-yes').split('\n')).toEqual([
+      'Sync plan for /p: 1 change(s), 0 conflict(s), 0 risky.',
+      '  modify    a.txt',
     ])
   })
 })
