@@ -4,10 +4,10 @@ import { toErrorInfo } from '../shared/errors.js'
 import { VERSION } from '../shared/version.js'
 import type { CliContext } from './context.js'
 import { exitCodes } from './exit-codes.js'
-import { registerCommands } from './commands/index.js'
+import { registerCommands, type SetStatus } from './commands/index.js'
 
-/** The composition root: argv → command → exit status. The only place that exits. */
-export async function main(argv: string[], ctx: CliContext): Promise<number> {
+/** The whole command tree; each command's action reports its exit status to `setStatus`. */
+export function createProgram(ctx: CliContext, setStatus: SetStatus): Command {
   const program = new Command('safe-coder')
     .description('An AI coding assistant whose agent only ever runs inside an isolated sandbox.')
     .version(VERSION, '-V, --version')
@@ -17,8 +17,14 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
       writeErr: (s) => ctx.stderr.write(s),
     })
     .exitOverride()
+  registerCommands(program, ctx, setStatus)
+  return program
+}
+
+/** The composition root: argv → command → exit status. The only place that exits. */
+export async function main(argv: string[], ctx: CliContext): Promise<number> {
   let status = 0
-  registerCommands(program, ctx, (code) => {
+  const program = createProgram(ctx, (code) => {
     status = code
   })
   try {

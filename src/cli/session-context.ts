@@ -4,7 +4,7 @@ import { SessionStore } from '../session/store.js'
 import type { AuditRepo } from '../git/index.js'
 import type { CliContext } from './context.js'
 import { loadCommandConfig, type CommonOptions } from './options.js'
-import { stateDir } from './state-dir.js'
+import { openStateDir } from './state-dir.js'
 
 /** What the session commands share: configuration, the store, tracking limits. */
 export interface SessionContext {
@@ -20,7 +20,7 @@ export async function openSessionContext(
   flags: Record<string, { value: unknown; flag: string }> = {},
 ): Promise<SessionContext> {
   const { config } = await loadCommandConfig(ctx, options, flags)
-  const store = new SessionStore(stateDir(ctx.env))
+  const store = new SessionStore(await openStateDir(ctx.env))
   const tracking = {
     maxFileBytes: config.workspace.max_file_mb * 1024 * 1024,
     exclude: config.workspace.exclude,

@@ -1,1 +1,1 @@
-export { stateDir } from '../shared/state-dir.js'
+export { openStateDir, stateDir } from '../shared/state-dir.js'

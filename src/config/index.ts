@@ -1,5 +1,6 @@
 import path from 'node:path'
 import { SafeCoderError } from '../shared/errors.js'
+import { checkXdgDir } from '../shared/xdg.js'
 import { apiKeyLayer, envLayers } from './env.js'
 import { findProjectConfig, readConfigFile, type RawConfigFile } from './files.js'
 import { flagLayers } from './flags.js'
@@ -31,7 +32,10 @@ export { configTemplate } from './template.js'
  */
 export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConfig> {
   const { cwd, env } = options
-  const user = await readConfigFile(userConfigPath(env), { optional: true })
+  // A file in place of the config folder would silently drop the user's settings: say so.
+  const userFile = userConfigPath(env)
+  await checkXdgDir(env, 'XDG_CONFIG_HOME', path.dirname(userFile))
+  const user = await readConfigFile(userFile, { optional: true })
   const project =
     options.configFile === undefined
       ? await findProjectConfig(cwd, env)

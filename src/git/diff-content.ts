@@ -1,4 +1,5 @@
 import { formatBytes } from '../shared/format.js'
+import { decodeText, hasEarlyNul } from '../shared/text-content.js'
 
 /** What a diff may show of one side of a file. */
 export type SideContent =
@@ -7,19 +8,16 @@ export type SideContent =
   | { kind: 'binary'; size: number }
   | { kind: 'tooLarge'; size: number; note?: string; placeholder?: true }
 
-const sniffBytes = 8192
 const maxNoteChars = 200
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
 
-// Git's rule (a NUL early on) plus invalid UTF-8, which no terminal should be handed raw.
+// Binary exactly as the sync plan flags it (shared/text-content.ts); a huge file is not decoded.
 export function classifyBytes(bytes: Uint8Array, maxBytes: number): SideContent {
-  if (bytes.subarray(0, sniffBytes).includes(0)) return { kind: 'binary', size: bytes.length }
+  if (hasEarlyNul(bytes)) return { kind: 'binary', size: bytes.length }
   if (bytes.length > maxBytes) return { kind: 'tooLarge', size: bytes.length }
-  try {
-    return { kind: 'text', text: strictUtf8.decode(bytes), size: bytes.length }
-  } catch {
-    return { kind: 'binary', size: bytes.length }
-  }
+  const text = decodeText(bytes)
+  return text === undefined
+    ? { kind: 'binary', size: bytes.length }
+    : { kind: 'text', text, size: bytes.length }
 }
 
 /** A placeholder's own text, cut to one line, stands for the file that was too large to keep. */

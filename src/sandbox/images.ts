@@ -1,6 +1,7 @@
 import path from 'node:path'
 import type { Config } from '../config/schema.js'
 import { SANDBOX_IMAGE } from '../shared/version.js'
+import { checkXdgDir } from '../shared/xdg.js'
 import { DockerBackend } from './docker/backend.js'
 import { BUSYBOX_IMAGE, buildBusyboxImage } from './docker/busybox-image.js'
 import { buildSandboxImage, type BuildImageResult } from './docker/image-build.js'
@@ -65,6 +66,10 @@ export async function buildVmImage(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<BuiltGuestImage & { durationMs: number }> {
   const started = Date.now()
+  // Checked before the long sandbox image build, which it would otherwise fail after.
+  const cacheDir =
+    config.vm.image_dir ??
+    (await checkXdgDir(env, 'XDG_CACHE_HOME', defaultGuestImageCacheDir(env)))
   const tag = request.tag ?? (config.docker.image === '' ? SANDBOX_IMAGE : config.docker.image)
   await buildImage(config, { ...request, tag, flavor: 'sandbox', force: false }, env)
   const kind = config.isolation.backend === 'podman' ? 'podman' : 'docker'
@@ -72,7 +77,7 @@ export async function buildVmImage(
     request.signal,
   )
   const image = await buildGuestImage({
-    cacheDir: config.vm.image_dir ?? defaultGuestImageCacheDir(env),
+    cacheDir,
     tree: await imageTreeSource(docker, tag),
     agentDir: path.join(defaultDistDir(), 'guest'),
     ...(request.force === undefined ? {} : { force: request.force }),

@@ -80,7 +80,14 @@ export type RevertTarget =
 
 export interface SyncPlanView {
   projectPath: string
-  items: { path: string; action: string; risks: string[]; reason?: string }[]
+  items: {
+    path: string
+    action: string
+    risks: string[]
+    /** Why each of `risks` was raised, keyed by flag. */
+    riskReasons?: Record<string, string>
+    reason?: string
+  }[]
   conflicts: number
   risky: number
   /** The plan as `safe-coder sync --dry-run` prints it. */

@@ -151,11 +151,13 @@ export class LocalSessionClient implements SessionClient {
         path: i.path,
         action: i.action,
         risks: i.risky,
+        ...(i.riskReasons === undefined ? {} : { riskReasons: i.riskReasons }),
         reason: i.reason,
       })),
       conflicts: plan.conflicts,
       risky: plan.risky,
-      text: formatPlan(plan),
+      // The dashboard asks before applying; the plan does not point at --yes.
+      text: formatPlan(plan, 'asked'),
     }
   }
 

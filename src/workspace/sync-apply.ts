@@ -105,7 +105,7 @@ async function refuseInterrupted(journalDir: string, projectDir: string): Promis
     'SYNC_CONFLICT',
     `Sync refused: an earlier sync of ${projectDir} (${ids.join(', ')}) was interrupted half-way.`,
     {
-      hint: 'Recover it first (`safe-coder sync --recover`): that restores the project as it was before it.',
+      hint: 'Run `safe-coder sync SESSION` for that session: before anything else it rolls the interrupted sync back, restoring the project as it was before it.',
       data: { ids, projectDir },
     },
   )
@@ -258,7 +258,7 @@ async function rollBackAfter(journal: Journal, error: unknown): Promise<SafeCode
       'COPY_FAILED',
       `${info.message} Rolling the sync back failed too: ${toErrorInfo(rollbackError).message}`,
       {
-        hint: `The journal ${journal.dir} holds the original files; run \`safe-coder sync --recover\` to finish.`,
+        hint: `The journal ${journal.dir} holds the original files; the next \`safe-coder sync SESSION\` of this session rolls the project back from it.`,
         cause: error,
         data: { ...data, rolledBack: false },
       },

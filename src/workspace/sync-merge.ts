@@ -1,7 +1,5 @@
 import { diff3Merge } from 'node-diff3'
-import { isBinary } from './sync-risk.js'
-
-const utf8 = new TextDecoder('utf-8', { fatal: true })
+import { decodeText } from '../shared/text-content.js'
 
 /**
  * A line-based three-way merge of the host's and the session's versions against the base, with
@@ -30,15 +28,6 @@ export function mergeText(
     }
   }
   return { text: out.join(''), conflicts }
-}
-
-function decodeText(content: Uint8Array): string | undefined {
-  if (isBinary(content)) return undefined
-  try {
-    return utf8.decode(content)
-  } catch {
-    return undefined
-  }
 }
 
 /** Lines with their `\n`, so the merge gives back exactly the bytes it was given. */

@@ -10,7 +10,7 @@ import {
   underAny,
 } from './sync-paths.js'
 import { readHostState, sameEntry } from './sync-host.js'
-import { riskFlagsOf } from './sync-risk.js'
+import { assessRisks } from './sync-risk.js'
 import { describeConflict, readSessionBytes, symlinkProblem } from './sync-decide.js'
 import type { PlanSyncOptions, SyncAction, SyncItem, SyncPlan } from './sync-types.js'
 import { writingActions } from './sync-types.js'
@@ -154,7 +154,7 @@ async function decide(ctx: PlanContext, rel: string): Promise<SyncItem> {
         : `merged with ${merged.conflicts} conflict region(s) marked in the file`
   }
   const content = decided.merge === undefined ? written : Buffer.from(decided.merge.text)
-  decided.risky = riskFlagsOf({
+  const risks = assessRisks({
     path: rel,
     action,
     session,
@@ -163,6 +163,10 @@ async function decide(ctx: PlanContext, rel: string): Promise<SyncItem> {
     hostContent,
     maxFileBytes: ctx.maxFileBytes,
   })
+  decided.risky = risks.map((risk) => risk.flag)
+  if (risks.length > 0) {
+    decided.riskReasons = Object.fromEntries(risks.map((risk) => [risk.flag, risk.reason]))
+  }
   return decided
 }
 

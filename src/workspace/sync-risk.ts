@@ -1,23 +1,12 @@
-import path from 'node:path'
 import type { ManifestEntry } from '../shared/manifest.js'
+import { isBinaryContent } from '../shared/text-content.js'
 import { symlinkMode } from './blob-oid.js'
-import type { RiskFlag, SyncAction } from './sync-types.js'
+import { foldPath } from './risk-pattern.js'
+import { riskyPackageKeys, rulesMatching } from './sync-risk-paths.js'
+import type { Risk, RiskFlag, SyncAction } from './sync-types.js'
 
-const shellRc = new Set([
-  '.envrc',
-  '.bashrc',
-  '.bash_profile',
-  '.bash_login',
-  '.bash_logout',
-  '.zshrc',
-  '.zshenv',
-  '.zprofile',
-  '.zlogin',
-  '.profile',
-])
-const buildHooks = new Set(['setup.py', 'setup.cfg', 'pyproject.toml'])
-const makefiles = new Set(['Makefile', 'makefile', 'GNUmakefile'])
-const binaryProbeBytes = 8192
+const executableMode = 0o100755
+const probeBytes = 8192
 
 /** What the risk rules look at for one change. */
 export interface RiskInput {
@@ -33,47 +22,47 @@ export interface RiskInput {
 }
 
 // Files that run code or steer tools on the user's machine deserve a look before they land.
-export function riskFlagsOf(input: RiskInput): RiskFlag[] {
-  const flags = new Set<RiskFlag>(flagsByName(input.path))
-  const { session, host } = input
+/** The risks of one change, one per flag, each with the reason the plan shows. */
+export function assessRisks(input: RiskInput): Risk[] {
+  const risks = new Map<RiskFlag, string>()
+  const add = (flag: RiskFlag, reason: string): void => {
+    if (!risks.has(flag)) risks.set(flag, reason)
+  }
+  for (const rule of rulesMatching(input.path)) add(rule.flag, rule.reason)
+  const { session, host, written } = input
   if (input.action !== 'delete' && session !== undefined) {
-    if (session.mode === symlinkMode) flags.add('symlink')
-    else if (session.mode === 0o100755 && host?.mode !== 0o100755) flags.add('executable')
-    if (session.size > input.maxFileBytes || session.tooLarge === true) flags.add('too-large')
-    if (input.written !== undefined && isBinary(input.written)) flags.add('binary')
-    if (input.written !== undefined && makesGitDir(input.path, input.written)) {
-      flags.add('git-repository')
+    if (session.mode === symlinkMode)
+      add('symlink', 'a symbolic link: may point outside the project')
+    else if (session.mode === executableMode) {
+      add(
+        'executable',
+        host?.mode === executableMode
+          ? 'edits a file that is already executable: it runs as a program'
+          : 'becomes executable: it can run as a program',
+      )
     }
-    if (path.posix.basename(input.path) === 'package.json' && input.written !== undefined) {
-      const before = scriptsOf(input.hostContent)
-      const after = scriptsOf(input.written)
-      if (before === undefined || after === undefined || before !== after) {
-        flags.add('package-scripts')
-      }
+    if (session.size > input.maxFileBytes || session.tooLarge === true) {
+      add('too-large', 'too large to review')
+    }
+    if (written !== undefined && isBinaryContent(written)) {
+      add('binary', 'binary or not UTF-8: could not be reviewed as text')
+    }
+    if (written !== undefined && makesGitDir(input.path, written)) {
+      add(
+        'git-repository',
+        'makes a folder a git repository: git (and a prompt showing git status) obeys its config there',
+      )
+    }
+    if (foldPath(input.path).at(-1) === 'package.json' && written !== undefined) {
+      for (const risk of packageRisks(input.hostContent, written)) add(risk.flag, risk.reason)
     }
   }
-  return [...flags]
+  return [...risks].map(([flag, reason]) => ({ flag, reason }))
 }
 
-function flagsByName(rel: string): RiskFlag[] {
-  const name = path.posix.basename(rel)
-  const flags: RiskFlag[] = []
-  if (name.startsWith('.git')) flags.push('git-config')
-  if (
-    rel.startsWith('.github/workflows/') ||
-    rel.startsWith('.circleci/') ||
-    name === '.gitlab-ci.yml' ||
-    name === 'Jenkinsfile'
-  ) {
-    flags.push('ci-workflow')
-  }
-  if (buildHooks.has(name)) flags.push('build-hooks')
-  if (makefiles.has(name) || name.endsWith('.mk')) flags.push('makefile')
-  if (shellRc.has(name)) flags.push('shell-rc')
-  if (name.startsWith('.safecoderrc') || name.startsWith('safecoder.config.')) {
-    flags.push('safecoder-config')
-  }
-  return flags
+/** The flags of {@link assessRisks}, for callers that show no reasons. */
+export function riskFlagsOf(input: RiskInput): RiskFlag[] {
+  return assessRisks(input).map((risk) => risk.flag)
 }
 
 /**
@@ -82,28 +71,48 @@ function flagsByName(rel: string): RiskFlag[] {
  * its config (`core.fsmonitor`, `core.hooksPath`, …) on the user's machine.
  */
 function makesGitDir(rel: string, written: Uint8Array): boolean {
-  const name = path.posix.basename(rel)
+  const name = rel.split('/').at(-1)
   if (name !== 'HEAD' && name !== 'config' && name !== 'commondir') return false
-  const text = Buffer.from(written.subarray(0, binaryProbeBytes)).toString('utf8')
+  const text = Buffer.from(written.subarray(0, probeBytes)).toString('utf8')
   if (name === 'HEAD') return /^(ref:\s*refs\/|[0-9a-f]{40}\b|[0-9a-f]{64}\b)/.test(text)
   if (name === 'commondir') return true
   return /^\s*\[\s*(core|remote|include|includeIf|alias|filter|diff|merge)\b/im.test(text)
 }
 
-/** Git's own heuristic: a NUL byte in the first 8 KiB. */
-export function isBinary(content: Uint8Array): boolean {
-  return content.subarray(0, binaryProbeBytes).includes(0)
+/** The risky keys of package.json whose value differs between the host's and the new version. */
+function packageRisks(hostContent: Uint8Array | undefined, written: Uint8Array): Risk[] {
+  const before = hostContent === undefined ? {} : parseManifest(hostContent)
+  const after = parseManifest(written)
+  if (before === undefined || after === undefined) {
+    return [
+      {
+        flag: 'package-scripts',
+        reason: 'package.json does not parse: its scripts and settings cannot be checked',
+      },
+    ]
+  }
+  return riskyPackageKeys
+    .filter(({ key }) => canonicalJson(before[key]) !== canonicalJson(after[key]))
+    .map(({ flag, reason }) => ({ flag, reason }))
 }
 
-/** The `scripts` object as canonical text; undefined when the manifest does not parse. */
-function scriptsOf(content: Uint8Array | undefined): string | undefined {
-  if (content === undefined) return '{}'
+function parseManifest(content: Uint8Array): Record<string, unknown> | undefined {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(content).toString('utf8'))
-    const scripts =
-      typeof parsed === 'object' && parsed !== null && 'scripts' in parsed ? parsed.scripts : {}
-    return JSON.stringify(scripts ?? {}, Object.keys(scripts ?? {}).sort())
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : undefined
   } catch {
     return undefined
   }
+}
+
+/** JSON text with object keys sorted at every depth: equal values give equal text. */
+function canonicalJson(value: unknown): string {
+  if (value === undefined) return ''
+  return JSON.stringify(value, (_key, inner: unknown) =>
+    typeof inner === 'object' && inner !== null && !Array.isArray(inner)
+      ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : inner,
+  )
 }

@@ -16,11 +16,21 @@ export type RiskFlag =
   | 'build-hooks'
   | 'makefile'
   | 'shell-rc'
+  | 'git-hooks'
+  | 'package-manager'
+  | 'toolchain'
+  | 'editor-config'
   | 'executable'
   | 'symlink'
   | 'binary'
   | 'too-large'
   | 'safecoder-config'
+
+/** A risk flag with the sentence the plan shows for it: what runs, and when. */
+export interface Risk {
+  flag: RiskFlag
+  reason: string
+}
 
 export interface SyncItem {
   /** Project-relative, `/`-separated. */
@@ -30,6 +40,8 @@ export interface SyncItem {
   reason: string
   /** Empty unless the action writes something that deserves confirmation. */
   risky: RiskFlag[]
+  /** Why each flag of `risky` was raised, for the plan. */
+  riskReasons?: Partial<Record<RiskFlag, string>>
   /** At copy-in time. */
   base?: ManifestEntry
   /** At the session's HEAD. */

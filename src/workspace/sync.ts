@@ -3,11 +3,12 @@ import path from 'node:path'
 import { throwIfAborted } from '../shared/abort.js'
 import { SafeCoderError, errnoOf } from '../shared/errors.js'
 import { runApply } from './sync-apply.js'
-import { renderPlan } from './sync-format.js'
+import { renderPlan, type RiskConfirmation } from './sync-format.js'
 import { buildPlan } from './sync-plan.js'
 import { runRecover, runUndo } from './sync-undo.js'
 import type { ApplySyncOptions, PlanSyncOptions, SyncPlan, SyncResult } from './sync-types.js'
 
+export type { RiskConfirmation } from './sync-format.js'
 export type {
   ApplySyncOptions,
   PlanSyncOptions,
@@ -107,9 +108,12 @@ export async function recoverSync(options: {
 }
 
 // Dry runs and confirmation prompts show the same text.
-/** One line per item (action, path, risk flags, reason), conflicts and risks explained. */
-export function formatPlan(plan: SyncPlan): string {
-  return renderPlan(plan)
+/**
+ * One line per item (action, path, risk flags, reason) and one per risk saying why, conflicts
+ * explained; the last line says how risky changes are confirmed (none when the caller asks).
+ */
+export function formatPlan(plan: SyncPlan, confirmation: RiskConfirmation): string {
+  return renderPlan(plan, confirmation)
 }
 
 async function resolveProjectDir(projectDir: string): Promise<string> {

@@ -147,6 +147,9 @@ describe('sessions: record, review, sync, undo', () => {
     await expect(lstat(path.join(project, '.github'))).rejects.toThrow()
     const confirmed = await runBuilt(['sync', id, '--yes'], { env })
     expect(confirmed.exitCode, String(confirmed.stderr)).toBe(0)
+    expect(String(confirmed.stdout)).toMatch(/ci-workflow: CI runs it on the next push/)
+    expect(String(confirmed.stdout)).toMatch(/Risky changes confirmed with --yes\./)
+    expect(String(confirmed.stdout)).not.toMatch(/need confirmation/)
     expect(await readFile(path.join(project, '.github/workflows/ci.yml'), 'utf8')).toBe(
       'on: push\n',
     )

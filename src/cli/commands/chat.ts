@@ -198,7 +198,7 @@ async function syncInteractively(
 ): Promise<boolean> {
   const out = ctx.stdout
   const planned = await session.planSync()
-  out.write(formatPlan(planned.plan).replace(/\n?$/, '\n'))
+  out.write(formatPlan(planned.plan, 'asked').replace(/\n?$/, '\n'))
   const writes = planned.plan.items.filter((i) => writingActions.has(i.action))
   if (writes.length === 0) {
     println(out, planned.plan.conflicts > 0 ? 'only conflicts; nothing applied' : 'nothing to sync')

@@ -75,7 +75,8 @@ async function runTask(
     report = await session.prompt(prompt, { signal: ctx.signal })
     if (options.sync === true) {
       const planned = await session.planSync()
-      ctx.stderr.write(formatPlan(planned.plan).replace(/\n?$/, '\n'))
+      const confirmation = options.yes === true ? 'yes-given' : 'needs-yes'
+      ctx.stderr.write(formatPlan(planned.plan, confirmation).replace(/\n?$/, '\n'))
       synced = await session.applySync(planned, { confirmRisky: options.yes === true })
     }
   } catch (error) {

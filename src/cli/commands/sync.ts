@@ -80,7 +80,7 @@ async function sync(
   out: NodeJS.WritableStream,
 ): Promise<number> {
   const planned = await planSessionSync(session, id, options)
-  out.write(withNewline(formatPlan(planned.plan)))
+  out.write(withNewline(formatPlan(planned.plan, options.yes === true ? 'yes-given' : 'needs-yes')))
   if (options.dryRun === true) return planned.plan.conflicts > 0 ? 65 : 0
   const result = await applySessionSync(session, planned, { confirmRisky: options.yes === true })
   out.write(withNewline(formatSyncResult(result, planned.projectPath, id)))

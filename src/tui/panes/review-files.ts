@@ -13,28 +13,15 @@ const riskWords: Record<string, string> = {
   'build-hooks': 'hook',
   makefile: 'make',
   'shell-rc': 'shell',
+  'git-hooks': 'githook',
+  'package-manager': 'pkg',
+  toolchain: 'tool',
+  'editor-config': 'editor',
   executable: 'exec',
   symlink: 'symlink',
   binary: 'binary',
   'too-large': 'large',
   'safecoder-config': 'config',
-}
-
-/** Why each risk deserves a look, for the sync plan. */
-export const riskReasons: Record<string, string> = {
-  'git-config': 'git settings or hooks: git obeys them on your machine',
-  'git-repository':
-    'makes a folder a git repository: git (and a prompt showing git status) obeys its config there',
-  'ci-workflow': 'a CI workflow: runs on the next push',
-  'package-scripts': 'package.json scripts: npm runs them on install and test',
-  'build-hooks': 'a build hook: runs when the project is built or installed',
-  makefile: 'a Makefile: runs on make',
-  'shell-rc': 'a shell start-up file: runs in every new shell',
-  executable: 'becomes executable',
-  symlink: 'a symbolic link: may point outside the project',
-  binary: 'binary: could not be reviewed as text',
-  'too-large': 'too large to review',
-  'safecoder-config': "Safe Coder's configuration: changes what the agent may do",
 }
 
 export function riskWord(flag: string): string {

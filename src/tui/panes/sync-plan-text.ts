@@ -1,5 +1,5 @@
 import type { SyncPlanView } from '../../session/client.js'
-import { riskReasons, riskWord } from './review-files.js'
+import { riskWord } from './review-files.js'
 
 /** The plan's actions that write to the project (the rest are no-ops, conflicts and skips). */
 const writing = new Set(['create', 'modify', 'delete', 'mode'])
@@ -25,7 +25,7 @@ export function planText(plan: SyncPlanView, sessionId: string, excluded: string
   if (risky.length > 0) {
     lines.push('Risky, look before applying:')
     for (const item of risky) {
-      const why = item.risks.map((r) => `[${riskWord(r)}] ${riskReasons[r] ?? r}`).join('; ')
+      const why = item.risks.map((r) => `[${riskWord(r)}] ${item.riskReasons?.[r] ?? r}`).join('; ')
       lines.push(`  ${item.path}: ${why}`)
     }
   }

@@ -476,10 +476,11 @@ describe('risky changes', () => {
     const { project, base } = await setUp({ 'a.txt': 'a', 'b.txt': 'b' })
     await writeFile(path.join(project, 'b.txt'), 'host')
     const source = memorySource({ 'a.txt': 'a2', 'b.txt': 'session', Makefile: 'all:\n' })
-    const text = formatPlan(await planSync({ projectDir: project, base, source }))
+    const text = formatPlan(await planSync({ projectDir: project, base, source }), 'needs-yes')
     expect(text.split('\n')).toEqual([
       `Sync plan for ${project}: 2 change(s), 1 conflict(s), 1 risky.`,
       '  create    Makefile [risky: makefile]',
+      '             makefile: make runs its recipes',
       '  modify    a.txt',
       '  conflict  b.txt — changed on the host since the copy; changed differently in the session',
       'Conflicts are never overwritten: take the session version with --force PATH, or write a merge with conflict markers with --merge.',

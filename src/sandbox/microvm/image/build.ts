@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, readFile, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
 import { throwIfAborted } from '../../../shared/abort.js'
 import { SafeCoderError, isSafeCoderError } from '../../../shared/errors.js'
 import { isProcessAlive } from '../../../shared/process-alive.js'
+import { xdgBaseDir } from '../../../shared/xdg.js'
 import type { GuestImage } from '../types.js'
 import { fingerprintTree, hashTreeContent, sha256File } from './fs-walk.js'
 import { stage1Script, stage2Script } from './init-scripts.js'
@@ -91,13 +91,9 @@ export interface BuiltGuestImage extends GuestImage {
   manifest: GuestImageManifest
 }
 
-/** `$XDG_CACHE_HOME/safe-coder/vm`, else `~/.cache/safe-coder/vm`. */
+/** `$XDG_CACHE_HOME/safe-coder/vm` (an absolute XDG_CACHE_HOME only), else `~/.cache/safe-coder/vm`. */
 export function defaultGuestImageCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base =
-    env.XDG_CACHE_HOME !== undefined && env.XDG_CACHE_HOME !== ''
-      ? env.XDG_CACHE_HOME
-      : path.join(os.homedir(), '.cache')
-  return path.join(base, 'safe-coder', 'vm')
+  return path.join(xdgBaseDir(env, 'XDG_CACHE_HOME'), 'safe-coder', 'vm')
 }
 
 const hashMemo = new Map<string, string>()

@@ -149,7 +149,12 @@ describe('the review overlay', () => {
       projectPath: '/projects/s1',
       items: [
         { path: 'src/a.ts', action: 'modify', risks: [] },
-        { path: 'setup.py', action: 'modify', risks: ['build-hooks'] },
+        {
+          path: 'setup.py',
+          action: 'modify',
+          risks: ['build-hooks'],
+          riskReasons: { 'build-hooks': 'Python runs it on install and build' },
+        },
         { path: 'x', action: 'conflict', risks: [], reason: 'host changed' },
       ],
       conflicts: 1,
@@ -180,7 +185,7 @@ describe('the review overlay', () => {
       '2 changes to /projects/s1 · 1 file left out (rejected) · 1 conflict',
     )
     expect(planShown).toContain('Conflicts: the project changed those files too')
-    expect(planShown).toContain('setup.py: [hook] a build hook')
+    expect(planShown).toContain('setup.py: [hook] Python runs it on install and build')
     await expect.poll(() => t.ctx.notices.at(-1)?.text).toContain('applied 2 changes')
     // The plan closes with the question, and the diff is read again.
     expect(await t.text()).not.toContain('sync plan')
