@@ -414,3 +414,77 @@ describe('a project symlink the session replaced with a directory', () => {
     expect(await snapshot(project)).toEqual(before)
   })
 })
+
+describe('folders a sync empties', () => {
+  it('are removed, only when empty, and undo makes them again with their permissions', async () => {
+    const project = await tempDir('safe-coder-sync-dirs-')
+    const journalDir = path.join(await tempDir('safe-coder-sync-state-'), 'journal')
+    await writeTree(project, {
+      'gone/deep/x.txt': 'x\n',
+      'gone/y.txt': 'y\n',
+      'kept/z.txt': 'z\n',
+      'busy/w.txt': 'w\n',
+      'refilled/v.txt': 'v\n',
+    })
+    await chmod(path.join(project, 'gone/deep'), 0o700)
+    await chmod(path.join(project, 'gone'), 0o750)
+    const base = await hostManifest(project)
+    // Not in the copy (ignored build output, say): its folder is not the sync's to remove.
+    await writeFile(path.join(project, 'busy/build.log'), 'log\n')
+    const before = await snapshot(project)
+    const source = memorySource({ 'kept/z.txt': 'z\n', 'refilled/new.txt': 'new\n' })
+    const plan = await planSync({ projectDir: project, base, source })
+    const result = await apply(plan, source, journalDir)
+    expect(result.conflicts).toEqual([])
+    expect((await snapshot(project)).map((line) => line.split(' ')[0])).toEqual([
+      'busy/',
+      'busy/build.log',
+      'kept/',
+      'kept/z.txt',
+      'refilled/',
+      'refilled/new.txt',
+    ])
+    await undo(project, journalDir, result.id)
+    expect(await snapshot(project)).toEqual(before)
+  })
+})
+
+describe('a directory the session replaced with a file', () => {
+  it('is emptied, removed and replaced, and a sync killed at any step rolls back exactly', async () => {
+    for (const killAt of [1, 2, 3]) {
+      const project = await tempDir('safe-coder-sync-swap-')
+      const journalDir = path.join(await tempDir('safe-coder-sync-state-'), 'journal')
+      await writeTree(project, { 'thing/x.txt': 'x\n', 'thing/y/z.txt': 'z\n', 'a.txt': 'a\n' })
+      await chmod(path.join(project, 'thing'), 0o750)
+      const base = await hostManifest(project)
+      const before = await snapshot(project)
+      const source = memorySource({ 'a.txt': 'a\n', thing: 'now a file\n' })
+      const plan = await planSync({ projectDir: project, base, source })
+      expect(plan.items.map((i) => `${i.action} ${i.path}`)).toEqual([
+        'create thing',
+        'delete thing/x.txt',
+        'delete thing/y/z.txt',
+      ])
+      let killed: () => void = () => undefined
+      const died = new Promise<void>((resolve) => (killed = resolve))
+      const lock = await lockOf(project, journalDir)
+      void apply(
+        plan,
+        source,
+        journalDir,
+        (count) => {
+          if (count < killAt) return undefined
+          killed()
+          return new Promise<void>(() => undefined)
+        },
+        lock,
+      )
+      await died
+      await lock.release()
+      if (killAt === 3)
+        expect(await readFile(path.join(project, 'thing'), 'utf8')).toBe('now a file\n')
+      await recover(project, journalDir)
+      expect(await snapshot(project), `killed after write ${killAt}`).toEqual(before)
+    }
+  })
+})
