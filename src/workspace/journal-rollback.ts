@@ -81,8 +81,13 @@ export async function rollBack(
     }
   }
   for (const change of [...pending].reverse()) {
-    // The directory's files are gone by now (restored in reverse order); the old entry returns.
-    if (madeDirs.has(change.path)) await removeDirIfEmpty(path.join(projectDir, change.path))
+    // The directory's files are gone by now (restored in reverse order), and so go the folders
+    // the sync made in it (deepest first); then the old entry returns.
+    if (madeDirs.has(change.path)) {
+      for (const dir of [...record.createdDirs].reverse())
+        if (dir === change.path || dir.startsWith(`${change.path}/`))
+          await removeDirIfEmpty(path.join(projectDir, dir))
+    }
     if (change.before !== undefined) await restoreParents(change.path)
     await restore(journal, change)
     dirs.add(path.join(projectDir, path.posix.dirname(change.path)))

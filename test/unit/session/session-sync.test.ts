@@ -100,11 +100,12 @@ describe('a directory and a file swapped by the session', () => {
     }
   })
 
-  it('a file the session replaced with a directory syncs, and the next sync finds nothing to do', async () => {
+  it('a file the session replaced with a directory syncs, the next sync finds nothing to do, undo restores it', async () => {
     const world = await syncWorld({ 'a.txt': 'a\n', thing: 'a file\n' })
     const id = await newSession(world)
+    const copied = await projectState(world.project)
     await act(world, id, { thing: null })
-    await act(world, id, { 'thing/x.txt': 'x\n' })
+    await act(world, id, { 'thing/x.txt': 'x\n', 'thing/deep/y.txt': 'y\n' })
     const first = await syncOnce(world.ctx, id)
     expect(first.conflicts).toEqual([])
     expect(await projectState(world.project)).toEqual(await headState(world, id))
@@ -114,6 +115,9 @@ describe('a directory and a file swapped by the session', () => {
     const second = await syncOnce(world.ctx, id)
     expect(second.conflicts).toEqual([])
     expect(await readFile(path.join(world.project, 'thing/x.txt'), 'utf8')).toBe('x2\n')
+    await undoSessionSync(world.ctx, id)
+    await undoSessionSync(world.ctx, id)
+    expect(await projectState(world.project)).toEqual(copied)
   })
 
   it('a directory holding files the session does not know stays, as a conflict', async () => {
