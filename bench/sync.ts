@@ -4,7 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { Manifest, SyncSource } from '../src/shared/manifest.js'
-import { applySync, blobOid, planSync, undoSync } from '../src/workspace/sync.js'
+import { applySync, blobOid, lockSyncProject, planSync, undoSync } from '../src/workspace/sync.js'
 import { formatResults, median, result, time, type BenchResult } from './lib.js'
 
 const changedFiles = 10
@@ -65,21 +65,29 @@ async function timeSyncs(
 ): Promise<number> {
   const { project, base, source } = fixture
   const times: number[] = []
+  const locks = path.join(journalDir, '..', 'projects')
+  const lockIt = () =>
+    lockSyncProject({ root: locks, projectDir: project, holder: 'bench', waitMs: 0 })
   for (let run = 0; run < runs; run++) {
-    let id = ''
     times.push(
       await time(async () => {
-        const plan = await planSync({
-          projectDir: project,
-          base,
-          source,
-          ...(withChangeList ? { changed: source.changed } : {}),
-        })
-        if (plan.items.length !== changedFiles) throw new Error('unexpected sync plan')
-        id = (await applySync(plan, { source, journalDir, confirmRisky: false })).id
+        const lock = await lockIt()
+        try {
+          const plan = await planSync({
+            projectDir: project,
+            base,
+            source,
+            ...(withChangeList ? { changed: source.changed } : {}),
+          })
+          if (plan.items.length !== changedFiles) throw new Error('unexpected sync plan')
+          await applySync(plan, { lock, source, journalDir, confirmRisky: false })
+        } finally {
+          await lock.release()
+        }
       }),
     )
-    await undoSync({ journalDir, id, projectDir: project })
+    const lock = await lockIt()
+    await undoSync({ lock, journalDir }).finally(() => lock.release())
   }
   if (process.env.BENCH_VERBOSE === '1') {
     const label = `${Object.keys(base).length} files${withChangeList ? ', change list' : ''}`

@@ -20,3 +20,9 @@ export const exitCodes: Record<ErrorCode, number> = {
   TIMEOUT: 124,
   ABORTED: 130,
 }
+
+/**
+ * `sync` (and `run --sync`, `sync --dry-run`) when conflicts remain: files left untouched, or
+ * written by `--merge` with conflict markers still in them. Scripts must not take it for success.
+ */
+export const conflictsRemainStatus = exitCodes.SYNC_CONFLICT

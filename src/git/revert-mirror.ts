@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { lstat, mkdir, open, rename, rm, rmdir, symlink, unlink } from 'node:fs/promises'
+import { lstat, mkdir, open, readdir, rename, rm, rmdir, symlink, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import { SafeCoderError, errnoOf } from '../shared/errors.js'
 import type { GitFileMode } from '../shared/manifest.js'
@@ -23,11 +23,36 @@ export async function checkMirrorWrites(
   for (const write of writes) {
     assertSafeName(write.path)
     await walkParents(workDir, write.path, deleted, false)
+    if (write.content === null) continue
     const stats = await lstatOrUndefined(path.join(workDir, write.path))
     if (stats?.isDirectory() === true) {
-      throw refused(write.path, 'a directory is in the way in the session mirror')
+      // A commit that made the file a directory is reverted by emptying it first.
+      const kept = await keptEntries(workDir, write.path, deleted)
+      if (kept.length > 0) {
+        const shown =
+          kept.slice(0, 5).join(', ') + (kept.length > 5 ? ` and ${kept.length - 5} more` : '')
+        throw refused(
+          write.path,
+          `the directory there still holds ${shown}, which the revert keeps`,
+        )
+      }
     }
   }
+}
+
+/** What lies under `dir` (lstat only) that the revert does not delete; empty folders do not count. */
+async function keptEntries(
+  workDir: string,
+  dir: string,
+  deleted: ReadonlySet<string>,
+): Promise<string[]> {
+  const kept: string[] = []
+  for (const entry of await readdir(path.join(workDir, dir), { withFileTypes: true })) {
+    const rel = `${dir}/${entry.name}`
+    if (entry.isDirectory()) kept.push(...(await keptEntries(workDir, rel, deleted)))
+    else if (!deleted.has(rel)) kept.push(rel)
+  }
+  return kept
 }
 
 // Deletions first (they may clear a file that stood where a directory must go), then writes.
@@ -47,8 +72,18 @@ export async function applyMirrorWrites(
   for (const write of writes) {
     if (write.content === null) continue
     await walkParents(workDir, write.path, new Set(), true)
+    await removeEmptyTree(path.join(workDir, write.path))
     await replaceFile(path.join(workDir, write.path), write.content)
   }
+}
+
+/** A directory left where a file goes (emptied by the deletions): removed, if it holds nothing. */
+async function removeEmptyTree(dir: string): Promise<void> {
+  if ((await lstatOrUndefined(dir))?.isDirectory() !== true) return
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.isDirectory()) await removeEmptyTree(path.join(dir, entry.name))
+  }
+  await rmdir(dir)
 }
 
 function assertSafeName(rel: string): void {
@@ -125,7 +160,8 @@ async function lstatOrUndefined(file: string) {
   try {
     return await lstat(file)
   } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return undefined
+    // Below a file the revert deletes first (a directory that became a file): nothing there yet.
+    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return undefined
     throw error
   }
 }

@@ -75,7 +75,10 @@ export async function planFile(
   if (merged === undefined) {
     throw conflict(scope, change.path, 'later commits changed the same lines')
   }
-  return { path: change.path, target: { mode, bytes: Buffer.from(merged.join(''), 'utf8') } }
+  const text = merged.join('')
+  // The inverse is already in HEAD (reverted before, around later edits): nothing to commit.
+  if (text === oursText && mode === ours.mode) return undefined
+  return { path: change.path, target: { mode, bytes: Buffer.from(text, 'utf8') } }
 }
 
 async function invertHunk(

@@ -86,7 +86,11 @@ export async function revertCommit(
     if (file !== undefined) planned.push(file)
   }
   if (planned.length === 0) {
-    throw new SafeCoderError('USAGE', `Commit ${target.oid.slice(0, 7)} is already undone at HEAD.`)
+    throw new SafeCoderError(
+      'USAGE',
+      `Commit ${target.oid.slice(0, 7)} ("${subject}") is already undone at HEAD; nothing was committed.`,
+      { hint: '`safe-coder log` shows the commit that undid it.', data: { commit: target.oid } },
+    )
   }
   const writes = await toMirrorWrites(reader, planned)
   await checkMirrorWrites(repo.workDir, writes)

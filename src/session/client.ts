@@ -97,7 +97,8 @@ export interface SyncPlanView {
 export interface SyncResultView {
   applied: number
   conflicts: string[]
-  journal: string
+  /** Absent when the sync wrote nothing (there is nothing to undo). */
+  journal?: string
   text: string
 }
 

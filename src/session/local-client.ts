@@ -173,7 +173,7 @@ export class LocalSessionClient implements SessionClient {
     return {
       applied: result.applied.length,
       conflicts: result.conflicts.map((c) => c.path),
-      journal: result.id,
+      ...(result.id === undefined ? {} : { journal: result.id }),
       text: formatSyncResult(result, planned.projectPath, id),
     }
   }

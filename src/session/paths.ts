@@ -40,6 +40,14 @@ export function sessionPaths(stateDir: string, id: string): SessionPaths {
   }
 }
 
+/**
+ * Every project's shared sync state (`projects/<key>/`: the lock, the syncs under way), kept
+ * apart from the sessions because two sessions of one project share it.
+ */
+export function projectsDir(stateDir: string): string {
+  return path.join(stateDir, 'projects')
+}
+
 /** Session ids are created by us; anything else (a path, `..`) is refused before it is joined. */
 export function isSessionId(id: string): boolean {
   return /^s-[a-z0-9]+-[0-9a-f]{8}$/.test(id)

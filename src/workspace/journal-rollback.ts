@@ -1,12 +1,13 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { SafeCoderError } from '../shared/errors.js'
+import { SafeCoderError, errnoOf } from '../shared/errors.js'
 import { symlinkMode } from './blob-oid.js'
 import type { Journal, JournalChange } from './journal.js'
 import { markJournal } from './journal.js'
 import { listPaths, syncFailed } from './sync-errors.js'
 import { readHostState, type HostState } from './sync-host.js'
-import { createParentChecker } from './sync-paths.js'
+import { restoreDir } from './sync-dirs.js'
+import { createParentChecker, underAny } from './sync-paths.js'
 import {
   removeDirIfEmpty,
   removeEntry,
@@ -19,8 +20,9 @@ import {
 } from './sync-write.js'
 
 /**
- * Puts every path of a journal back as it was before the sync, then removes the directories the
- * sync created (when empty) and any temp file a crash left. Paths already back are left alone,
+ * Puts every path of a journal back as it was before the sync, makes again the directories it
+ * removed (with their permissions), then removes those it created (when empty) and any temp
+ * file a crash left. Paths already back are left alone,
  * so running it again (after a crash during rollback) finishes the job. Refuses, changing
  * nothing, when a path is neither as the sync left it nor as it was before: someone edited it
  * since, and restoring would lose that edit.
@@ -37,18 +39,26 @@ export async function rollBack(
   const edited: string[] = []
   // A link or file the sync deleted to make a directory there: that directory is its own doing.
   const madeDirs = new Set(record.createdDirs)
+  const removedDirs = new Map((record.removedDirs ?? []).map((d) => [d.path, d.permissions]))
+  // A directory the sync replaced with a file: below that file, its old entries count as gone.
+  const madeFiles = new Set(
+    record.changes
+      .filter((c) => c.after !== undefined && removedDirs.has(c.path))
+      .map((c) => c.path),
+  )
   for (const change of record.changes) {
-    const problem = await parents.problem(change.path)
+    const problem = underAny(change.path, madeFiles)
+      ? undefined
+      : await parents.problem(change.path)
     const state: HostState =
       problem === undefined
         ? await readHostState(projectDir, change.path)
         : { kind: 'other', what: 'directory' }
-    const ownDir =
-      change.after === undefined &&
-      madeDirs.has(change.path) &&
-      state.kind === 'other' &&
-      state.what === 'directory'
-    if (matches(state, change.before)) continue
+    const isDir = state.kind === 'other' && state.what === 'directory'
+    const ownDir = change.after === undefined && madeDirs.has(change.path) && isDir
+    // Killed before the directory it replaces with a file was emptied and removed.
+    const stillDir = change.before === undefined && removedDirs.has(change.path) && isDir
+    if (stillDir || matches(state, change.before)) continue
     if (ownDir || matches(state, change.after)) pending.push(change)
     else edited.push(change.path)
   }
@@ -64,11 +74,32 @@ export async function rollBack(
     )
   }
   const dirs = new Set<string>()
+  const restoreParents = async (rel: string): Promise<void> => {
+    for (const dir of ancestorsShallowFirst(rel)) {
+      const permissions = removedDirs.get(dir)
+      if (permissions !== undefined) await restoreDir(projectDir, dir, permissions)
+    }
+  }
   for (const change of [...pending].reverse()) {
-    // The directory's files are gone by now (restored in reverse order); the old entry returns.
-    if (madeDirs.has(change.path)) await removeDirIfEmpty(path.join(projectDir, change.path))
+    // The directory's files are gone by now (restored in reverse order), and so go the folders
+    // the sync made in it (deepest first); then the old entry returns.
+    if (madeDirs.has(change.path)) {
+      for (const dir of [...record.createdDirs].reverse())
+        if (dir === change.path || dir.startsWith(`${change.path}/`))
+          await removeDirIfEmpty(path.join(projectDir, dir))
+    }
+    if (change.before !== undefined) await restoreParents(change.path)
     await restore(journal, change)
     dirs.add(path.join(projectDir, path.posix.dirname(change.path)))
+  }
+  // Folders the sync emptied and removed come back, also those it emptied of nothing restored.
+  const now = createParentChecker(projectDir)
+  for (const [dir, permissions] of [...removedDirs].reverse()) {
+    if ((await now.problem(dir)) !== undefined) continue
+    await restoreDir(projectDir, dir, permissions).catch((error: unknown) => {
+      // Its parent is gone too (removed by the user since): nothing to put it back into.
+      if (errnoOf(error) !== 'ENOENT') throw error
+    })
   }
   for (const [index, change] of record.changes.entries()) {
     await removeLeftover(tempPathFor(projectDir, change.path, record.id, index))
@@ -80,6 +111,12 @@ export async function rollBack(
   for (const dir of dirs) await syncDir(dir).catch(() => undefined)
   await markJournal(journal.dir, final)
   return pending.map((change) => change.path)
+}
+
+/** `a/b/c` → `['a', 'a/b']`. */
+function ancestorsShallowFirst(rel: string): string[] {
+  const parts = rel.split('/').slice(0, -1)
+  return parts.map((_, i) => parts.slice(0, i + 1).join('/'))
 }
 
 function matches(state: HostState, side: { oid: string; mode: number } | undefined): boolean {

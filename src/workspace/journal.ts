@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { SafeCoderError, errnoOf } from '../shared/errors.js'
-import type { GitFileMode } from '../shared/manifest.js'
+import type { GitFileMode, ManifestEntry } from '../shared/manifest.js'
 import { syncFailed } from './sync-errors.js'
 import type { SyncAction } from './sync-types.js'
 import { syncDir, writeFileAtomic } from '../shared/durable-file.js'
@@ -31,6 +31,20 @@ export interface JournalRecord {
   changes: JournalChange[]
   /** Directories the sync creates, shallowest first; removed again (when empty) on rollback. */
   createdDirs: string[]
+  /**
+   * Directories the sync removes once its deletions leave them empty, deepest first, with their
+   * permissions: made again on rollback. Absent in journals of older versions.
+   */
+  removedDirs?: { path: string; permissions: number }[]
+  /** Its place on the session's undo stack (1: the first sync); absent in older journals. */
+  seq?: number
+  /** The session commit the sync brought to the project. */
+  head?: string
+  /**
+   * The merge base the sync leaves for each path it wrote or found already written: the session's
+   * version (`null`: absent). The next sync of the session compares with these, not the copy.
+   */
+  settled?: { path: string; entry: ManifestEntry | null }[]
 }
 
 /** A journal on disk: `<journalDir>/<id>/journal.json`, `state`, `backup/<n>`. */

@@ -1,24 +1,27 @@
-import { open, type FileHandle } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import { throwIfAborted } from '../shared/abort.js'
-import { SafeCoderError, isSafeCoderError, toErrorInfo } from '../shared/errors.js'
+import { SafeCoderError, errnoOf, isSafeCoderError, toErrorInfo } from '../shared/errors.js'
 import { createId } from '../shared/ids.js'
-import { blobOid, symlinkMode } from './blob-oid.js'
+import { symlinkMode } from './blob-oid.js'
 import { displayPath } from './copy-errors.js'
 import { rollBack } from './journal-rollback.js'
+import { registerSync, unregisterSync } from './journal-registry.js'
+import { readSyncStack } from './journal-stack.js'
 import {
   createJournalDir,
-  interruptedJournals,
   markJournal,
   writeRecord,
   type Journal,
-  type JournalChange,
   type JournalRecord,
 } from './journal.js'
+import type { ProjectLock } from './project-lock.js'
 import { readSessionBytes } from './sync-decide.js'
-import { listPaths, syncFailed } from './sync-errors.js'
-import { readHostState, sameEntry } from './sync-host.js'
-import { createParentChecker, nameProblem, symlinkTargetProblem, underAny } from './sync-paths.js'
+import { emptiedDirs, removeEmptied } from './sync-dirs.js'
+import { syncFailed } from './sync-errors.js'
+import { order, prepare, refuseUnconfirmed, type Prepared } from './sync-prepare.js'
+import { createParentChecker, nameProblem, symlinkTargetProblem } from './sync-paths.js'
+import { refuseInterrupted } from './sync-undo.js'
 import type { ApplySyncOptions, SyncItem, SyncPlan, SyncResult } from './sync-types.js'
 import { writingActions } from './sync-types.js'
 import {
@@ -28,27 +31,21 @@ import {
   replaceWithSymlink,
   syncDir,
   tempPathFor,
-  type Permissions,
 } from './sync-write.js'
-
-/** A change ready to apply: its journal entry plus what to write. */
-interface Prepared {
-  item: SyncItem
-  change: JournalChange
-  permissions: Permissions
-}
 
 // Journal first, then change: whatever happens after the journal is marked started can be undone.
 export async function runApply(plan: SyncPlan, options: ApplySyncOptions): Promise<SyncResult> {
   const { projectDir } = plan
-  const { signal } = options
+  const { signal, lock } = options
   throwIfAborted(signal, 'Sync')
-  await refuseInterrupted(options.journalDir, projectDir)
+  await refuseInterrupted(lock, options.journalDir)
   const writing = plan.items.filter((item) => writingActions.has(item.action))
   refuseUnconfirmed(writing, options.confirmRisky)
+  const conflicts = plan.items.filter((item) => item.action === 'conflict')
+  // Nothing to write: no journal, so the undo stack keeps the last sync that changed something.
+  if (writing.length === 0) return { applied: [], conflicts, merged: [] }
   const id = createId('sync')
   const dir = await createJournalDir(options.journalDir, id)
-  const conflicts = plan.items.filter((item) => item.action === 'conflict')
   const prepared: Prepared[] = []
   // Deleted before anything is written: below them a directory is made anew (never followed).
   const deleted = new Set(writing.filter((item) => item.action === 'delete').map((i) => i.path))
@@ -70,6 +67,11 @@ export async function runApply(plan: SyncPlan, options: ApplySyncOptions): Promi
       for (const missing of await parents.missing(item.path)) createdDirs.add(missing)
     prepared.push(ready)
   }
+  if (prepared.length === 0) {
+    await rm(dir, { recursive: true, force: true })
+    return { applied: [], conflicts, merged: [] }
+  }
+  const stack = await readSyncStack(options.journalDir)
   const record: JournalRecord = {
     version: 1,
     id,
@@ -77,16 +79,25 @@ export async function runApply(plan: SyncPlan, options: ApplySyncOptions): Promi
     createdAt: new Date().toISOString(),
     changes: prepared.map((ready) => ready.change),
     createdDirs: [...createdDirs].sort((a, b) => a.split('/').length - b.split('/').length),
+    removedDirs: await emptiedDirs(
+      projectDir,
+      prepared.map((ready) => ready.item),
+    ),
+    seq: (stack.at(-1)?.record.seq ?? stack.length) + 1,
+    ...(options.head === undefined ? {} : { head: options.head }),
+    settled: settledBy(prepared, plan.items),
   }
   await writeRecord(dir, record)
+  await registerSync(lock.stateDir, { id, journalDir: options.journalDir })
   await markJournal(dir, 'started')
   const journal: Journal = { dir, record, state: 'started' }
   try {
     await applyAll(journal, prepared, options)
   } catch (error) {
-    throw await rollBackAfter(journal, error)
+    throw await rollBackAfter(journal, error, lock)
   }
   await markJournal(dir, 'done')
+  await unregisterSync(lock.stateDir, id)
   return {
     id,
     applied: prepared.map((ready) => ready.item),
@@ -97,91 +108,18 @@ export async function runApply(plan: SyncPlan, options: ApplySyncOptions): Promi
   }
 }
 
-async function refuseInterrupted(journalDir: string, projectDir: string): Promise<void> {
-  const interrupted = await interruptedJournals(journalDir, projectDir)
-  if (interrupted.length === 0) return
-  const ids = interrupted.map((journal) => journal.record.id)
-  throw new SafeCoderError(
-    'SYNC_CONFLICT',
-    `Sync refused: an earlier sync of ${projectDir} (${ids.join(', ')}) was interrupted half-way.`,
-    {
-      hint: 'Run `safe-coder sync SESSION` for that session: before anything else it rolls the interrupted sync back, restoring the project as it was before it.',
-      data: { ids, projectDir },
-    },
-  )
-}
-
-function refuseUnconfirmed(writing: SyncItem[], confirmed: boolean): void {
-  const risky = writing.filter((item) => item.risky.length > 0)
-  if (confirmed || risky.length === 0) return
-  const listed = risky.map((item) => `${displayPath(item.path)} (${item.risky.join(', ')})`)
-  throw new SafeCoderError(
-    'USAGE',
-    `Sync needs confirmation: ${risky.length} risky change(s): ${listPaths(listed, 10)}.`,
-    {
-      hint: 'Review them with `safe-coder sync --dry-run`, then confirm with --yes (or leave them out with --exclude).',
-      data: { paths: risky.map((item) => item.path) },
-    },
-  )
-}
-
-/** Deletions first (a path freed may be needed by a creation), then the rest; each by path. */
-function order(items: SyncItem[]): SyncItem[] {
-  const deletes = items.filter((item) => item.action === 'delete')
-  return [...deletes, ...items.filter((item) => item.action !== 'delete')]
-}
-
 /**
- * Checks the host still holds what the plan saw and backs it up into the journal in the same
- * read; returns why not when the host changed since planning.
+ * The merge base each path has after this sync: the session's version of what it wrote (also
+ * of a merge: the host's side of it counts as a host change from then on) and of what the host
+ * already had. Conflicts and skipped paths keep their old base.
  */
-async function prepare(
-  projectDir: string,
-  dir: string,
-  item: SyncItem,
-  index: number,
-  deleted: ReadonlySet<string>,
-): Promise<Prepared | string> {
-  const backup = path.posix.join('backup', String(index))
-  let handle: FileHandle | undefined
-  // Below a link this sync deletes first: never read (or back up) what lies behind the link.
-  const state = underAny(item.path, deleted)
-    ? ({ kind: 'missing' } as const)
-    : await readHostState(projectDir, item.path, {
-        sink: async (chunk) => {
-          handle ??= await open(path.join(dir, backup), 'wx', 0o600)
-          await handle.write(chunk)
-        },
-      }).finally(async () => {
-        await handle?.sync()
-        await handle?.close()
-      })
-  const host = state.kind === 'entry' ? state.entry : undefined
-  if (state.kind === 'other' || !sameEntry(host, item.host)) {
-    return 'the host file changed after the plan was made; plan again'
-  }
-  const session = item.session
-  const change: JournalChange = { path: item.path, action: item.action }
-  if (state.kind === 'entry') {
-    if (handle === undefined) await (await open(path.join(dir, backup), 'wx', 0o600)).close()
-    change.before = {
-      oid: state.entry.oid,
-      mode: state.entry.mode,
-      permissions: state.permissions,
-      backup,
-    }
-  }
-  if (session !== undefined && item.action !== 'delete') {
-    const oid = item.merge === undefined ? session.oid : blobOid(Buffer.from(item.merge.text))
-    change.after = { oid, mode: session.mode }
-  }
-  const executable = session?.mode === 0o100755
-  let permissions: Permissions = { executable }
-  if (state.kind === 'entry' && state.entry.mode !== symlinkMode) {
-    const kept = state.permissions & 0o777
-    permissions = executable ? kept | ((kept & 0o444) >> 2) : kept & ~0o111
-  }
-  return { item, change, permissions }
+function settledBy(prepared: Prepared[], items: SyncItem[]): NonNullable<JournalRecord['settled']> {
+  const settled = [...prepared.map((ready) => ready.item), ...items.filter(isNoop)]
+  return settled.map((item) => ({ path: item.path, entry: item.session ?? null }))
+}
+
+function isNoop(item: SyncItem): boolean {
+  return item.action === 'noop-same'
 }
 
 async function applyAll(
@@ -189,10 +127,13 @@ async function applyAll(
   prepared: Prepared[],
   options: ApplySyncOptions,
 ): Promise<void> {
-  const { projectDir, id } = journal.record
+  const { projectDir, id, removedDirs = [] } = journal.record
   const touched = new Set<string>()
+  // Once the deletions are done, the folders they emptied go (before a file takes one's place).
+  const firstWrite = prepared.findIndex((ready) => ready.item.action !== 'delete')
   for (const [index, ready] of prepared.entries()) {
     throwIfAborted(options.signal, 'Sync')
+    if (index === firstWrite) await removeEmptied(projectDir, removedDirs)
     const { item } = ready
     const parent = await createParentChecker(projectDir).problem(item.path)
     if (parent !== undefined || nameProblem(item.path) !== undefined) {
@@ -216,7 +157,14 @@ async function applyAll(
     touched.add(path.dirname(target))
     await options.afterWrite?.(index + 1)
   }
-  for (const dir of touched) await syncDir(dir)
+  if (firstWrite === -1) await removeEmptied(projectDir, removedDirs)
+  for (const dir of removedDirs) touched.add(path.dirname(path.join(projectDir, dir.path)))
+  for (const dir of touched) {
+    // A folder of a deleted file may be gone itself (emptied, removed, maybe a file now).
+    await syncDir(dir).catch((error: unknown) => {
+      if (errnoOf(error) !== 'ENOENT' && errnoOf(error) !== 'ENOTDIR') throw error
+    })
+  }
 }
 
 async function write(
@@ -247,18 +195,23 @@ async function write(
 }
 
 /** Undoes a failed sync in place; the error says whether the project is back as it was. */
-async function rollBackAfter(journal: Journal, error: unknown): Promise<SafeCoderError> {
+async function rollBackAfter(
+  journal: Journal,
+  error: unknown,
+  lock: ProjectLock,
+): Promise<SafeCoderError> {
   const info = toErrorInfo(error)
   const code = isSafeCoderError(error) ? error.code : 'COPY_FAILED'
   const data = { id: journal.record.id, ...(info.data ?? {}) }
   try {
     await rollBack(journal, 'rolled-back', 'Rollback')
+    await unregisterSync(lock.stateDir, journal.record.id)
   } catch (rollbackError) {
     return new SafeCoderError(
       'COPY_FAILED',
       `${info.message} Rolling the sync back failed too: ${toErrorInfo(rollbackError).message}`,
       {
-        hint: `The journal ${journal.dir} holds the original files; the next \`safe-coder sync SESSION\` of this session rolls the project back from it.`,
+        hint: `The journal ${journal.dir} holds the original files; the next \`safe-coder sync\` of the project rolls the rest back first.`,
         cause: error,
         data: { ...data, rolledBack: false },
       },

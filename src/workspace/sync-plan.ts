@@ -9,6 +9,7 @@ import {
   type ParentChecker,
   underAny,
 } from './sync-paths.js'
+import { directoriesOf, refuseKeptDirs } from './sync-dirs.js'
 import { readHostState, sameEntry } from './sync-host.js'
 import { assessRisks } from './sync-risk.js'
 import { describeConflict, readSessionBytes, symlinkProblem } from './sync-decide.js'
@@ -24,6 +25,8 @@ interface PlanContext {
   readonly parents: ParentChecker
   /** Below a host link or file the session made a directory: the host side counts as missing. */
   readonly becameDir: (rel: string) => boolean
+  /** Every directory of the session (computed once, when first needed). */
+  readonly sessionDirs: () => ReadonlySet<string>
   readonly maxFileBytes: number
   readonly only: ((rel: string) => boolean) | undefined
   readonly excluded: (rel: string) => boolean
@@ -36,14 +39,16 @@ export async function buildPlan(options: PlanSyncOptions, projectDir: string): P
   const session = await options.source.entries(signal)
   const paths = changedPaths(options.base, session, options.changed)
   // Gone from the session but a parent of what it has now: a file or link it made a directory.
+  let dirs: Set<string> | undefined
+  const sessionDirs = (): Set<string> => (dirs ??= directoriesOf(session))
   const gone = paths.filter((rel) => session[rel] === undefined)
-  const sessionDirs = gone.length === 0 ? new Set<string>() : directoriesOf(session)
-  const becameDirs = new Set(gone.filter((rel) => sessionDirs.has(rel)))
+  const becameDirs = new Set(gone.length === 0 ? [] : gone.filter((rel) => sessionDirs().has(rel)))
   const ctx: PlanContext = {
     options: { ...options, projectDir },
     session,
     parents: createParentChecker(projectDir, becameDirs),
     becameDir: (rel) => underAny(rel, becameDirs),
+    sessionDirs,
     maxFileBytes: options.maxFileBytes ?? Number.POSITIVE_INFINITY,
     only: options.only === undefined ? undefined : createPrefixMatcher(options.only),
     excluded: createPrefixMatcher(options.exclude),
@@ -59,6 +64,7 @@ export async function buildPlan(options: PlanSyncOptions, projectDir: string): P
     }
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, paths.length) }, worker))
+  await refuseKeptDirs(projectDir, items)
   return {
     projectDir,
     items,
@@ -119,10 +125,24 @@ async function decide(ctx: PlanContext, rel: string): Promise<SyncItem> {
     : await readHostState(ctx.options.projectDir, rel, {
         keep: ctx.options.merge === true || rel.endsWith('package.json'),
       })
+  if (host.kind === 'other' && host.what !== 'directory') {
+    return { ...item, reason: `the host has a ${host.what} here; special files are never touched` }
+  }
   if (host.kind === 'other') {
-    return host.what === 'directory'
-      ? { ...item, action: 'conflict', reason: 'the host has a directory at this path' }
-      : { ...item, reason: `the host has a ${host.what} here; special files are never touched` }
+    // A directory on both sides: the file or link that was here is gone from both.
+    if (session === undefined && ctx.sessionDirs().has(rel)) {
+      return {
+        ...item,
+        action: 'noop-same',
+        reason: 'the host has a directory here, as the session',
+      }
+    }
+    // The session made this directory a file: it may replace it once its deletions empty it.
+    // (A file at the base means the host made it a directory since: that is the host's change.)
+    if (session === undefined || base !== undefined || ctx.sessionDirs().has(rel)) {
+      return { ...item, action: 'conflict', reason: 'the host has a directory at this path' }
+    }
+    item.hostDir = true
   }
   const hostEntry = host.kind === 'entry' ? host.entry : undefined
   const hostContent = host.kind === 'entry' ? host.content : undefined
@@ -134,7 +154,10 @@ async function decide(ctx: PlanContext, rel: string): Promise<SyncItem> {
   const written = await readWritten(ctx, rel, session, action)
   const decided = { ...item, action }
   if (sameEntry(hostEntry, base)) {
-    decided.reason = 'unchanged on the host since the copy'
+    decided.reason =
+      item.hostDir === true
+        ? 'the session made this directory a file: it goes once the deletions below empty it'
+        : 'unchanged on the host since the copy'
   } else if (ctx.forced(rel)) {
     decided.forced = true
     decided.reason = `forced over host changes: ${describeConflict(base, hostEntry, session)}`
@@ -243,17 +266,4 @@ async function tryMerge(
   return (
     mergeText(baseContent, hostContent, written) ?? '; binary or non-UTF-8 files cannot be merged'
   )
-}
-
-/** Every directory that holds something in the manifest. */
-function directoriesOf(manifest: Manifest): Set<string> {
-  const dirs = new Set<string>()
-  for (const rel of Object.keys(manifest)) {
-    for (let slash = rel.lastIndexOf('/'); slash > 0; slash = rel.lastIndexOf('/', slash - 1)) {
-      const dir = rel.slice(0, slash)
-      if (dirs.has(dir)) break
-      dirs.add(dir)
-    }
-  }
-  return dirs
 }

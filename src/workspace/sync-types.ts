@@ -1,4 +1,5 @@
 import type { Manifest, ManifestEntry, SyncSource } from '../shared/manifest.js'
+import type { ProjectLock } from './project-lock.js'
 
 /**
  * What sync-back does with one path: write the session's version (`create`, `modify`, `delete`,
@@ -52,6 +53,11 @@ export interface SyncItem {
   forced?: boolean
   /** A three-way text merge to write instead of the session's version (`--merge`). */
   merge?: { text: string; conflicts: number }
+  /**
+   * The host has a directory here that the session replaced with a file: the sync's deletions
+   * empty it, it is removed, then the file is written.
+   */
+  hostDir?: boolean
 }
 
 /** Plain data: can be printed, stored, or sent over the bus. */
@@ -93,9 +99,13 @@ export interface PlanSyncOptions {
 }
 
 export interface ApplySyncOptions {
+  /** The project's lock, held by the caller (`lockProject`) from planning to here. */
+  lock: ProjectLock
   source: SyncSource
-  /** Where journals live (`<journalDir>/<id>/`); outside the project. */
+  /** Where journals live (`<journalDir>/<id>/`); outside the project. One folder per session. */
   journalDir: string
+  /** The session commit being synced, recorded in the journal. */
+  head?: string
   /** The user confirmed the risky items (`--yes`); without it a plan with any is refused. */
   confirmRisky: boolean
   signal?: AbortSignal
@@ -104,8 +114,8 @@ export interface ApplySyncOptions {
 }
 
 export interface SyncResult {
-  /** Journal id, for `undoSync`. Sortable by time. */
-  id: string
+  /** Journal id, for `undoSync`. Sortable by time. Absent when nothing was written. */
+  id?: string
   applied: SyncItem[]
   /** Conflicts of the plan plus items whose host file changed after planning. */
   conflicts: SyncItem[]

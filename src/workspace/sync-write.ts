@@ -59,7 +59,7 @@ export async function replaceWithSymlink(
   }
 }
 
-/** Removes a file or symlink (never a directory); a missing one is fine. */
+/** Removes a file or symlink (never a directory); a missing one (or a parent that is a file) is fine. */
 export async function removeEntry(target: string): Promise<void> {
   try {
     if ((await lstat(target)).isDirectory()) {
@@ -67,7 +67,7 @@ export async function removeEntry(target: string): Promise<void> {
     }
     await unlink(target)
   } catch (error) {
-    if (errnoOf(error) !== 'ENOENT') throw error
+    if (errnoOf(error) !== 'ENOENT' && errnoOf(error) !== 'ENOTDIR') throw error
   }
 }
 

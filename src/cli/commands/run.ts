@@ -1,7 +1,7 @@
 import path from 'node:path'
 import type { AgentSession, TurnReport } from '../../session/agent-session.js'
 import { asError, SafeCoderError, toErrorInfo, type ErrorInfo } from '../../shared/errors.js'
-import { formatPlan, formatSyncResult, type SyncResult } from '../../workspace/sync.js'
+import { formatPlan, formatSyncResult, markedFiles, type SyncResult } from '../../workspace/sync.js'
 import {
   openAgentContext,
   singlePath,
@@ -10,6 +10,7 @@ import {
 } from '../agent-setup.js'
 import { printSessionEvents } from '../agent-output.js'
 import { isTerminal, println, type CliContext } from '../context.js'
+import { conflictsRemainStatus } from '../exit-codes.js'
 import type { RegisterCommand, SetStatus } from './index.js'
 
 interface RunOptions extends AgentOptions {
@@ -88,7 +89,9 @@ async function runTask(
   const changes = await session.changes()
   await agent.manager.closeAll()
   const summary: RunSummary = {
-    ok: failure === undefined && (synced?.conflicts.length ?? 0) === 0,
+    ok:
+      failure === undefined &&
+      (synced === undefined || (synced.conflicts.length === 0 && markedFiles(synced).length === 0)),
     sessionId: session.id,
     projectPath: session.projectPath,
     backend: session.sandboxKind,
@@ -104,7 +107,7 @@ async function runTask(
       ? {}
       : {
           sync: {
-            journal: synced.id,
+            ...(synced.id === undefined ? {} : { journal: synced.id }),
             applied: synced.applied.length,
             conflicts: synced.conflicts.map((c) => c.path),
           },
@@ -119,7 +122,8 @@ async function runTask(
     printSummary(ctx.stdout, sameTerminal ? { ...summary, answer: '' } : summary, synced)
   }
   if (failure !== undefined) throw asError(failure)
-  if (synced !== undefined && synced.conflicts.length > 0) setStatus(65)
+  if (synced !== undefined && (synced.conflicts.length > 0 || markedFiles(synced).length > 0))
+    setStatus(conflictsRemainStatus)
 }
 
 interface RunSummary {
@@ -135,7 +139,7 @@ interface RunSummary {
   commits: string[]
   changedFiles: { path: string; status: string; added: number; removed: number }[]
   usage: AgentSession['usage']
-  sync?: { journal: string; applied: number; conflicts: string[] }
+  sync?: { journal?: string; applied: number; conflicts: string[] }
   error?: ErrorInfo
 }
 

@@ -1,16 +1,17 @@
 import { acquireSessionLock } from '../../session/lock.js'
 import { discardSession } from '../../session/workspace-session.js'
 import {
-  applySessionSync,
-  planSessionSync,
-  recoverSessionSync,
+  defaultLockWaitMs,
+  syncSession,
   undoSessionSync,
+  type SessionSyncContext,
 } from '../../session/session-sync.js'
 import { SafeCoderError } from '../../shared/errors.js'
-import { formatPlan, formatSyncResult } from '../../workspace/sync.js'
+import { formatPlan, formatSyncResult, markedFiles } from '../../workspace/sync.js'
 import { println } from '../context.js'
+import { conflictsRemainStatus } from '../exit-codes.js'
 import { withCommonOptions, type CommonOptions } from '../options.js'
-import { openSessionContext, type SessionContext } from '../session-context.js'
+import { openSessionContext } from '../session-context.js'
 import type { RegisterCommand } from './index.js'
 
 interface SyncOptions extends CommonOptions {
@@ -21,13 +22,15 @@ interface SyncOptions extends CommonOptions {
   merge?: boolean
   yes?: boolean
   undo?: boolean
+  wait?: number
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
 /**
  * `safe-coder sync`: bring a session's committed work back into the project, file by file,
- * three-way against what was copied in; conflicts are listed, never overwritten; undoable.
+ * three-way against what was copied in (or what its last sync wrote); conflicts are listed,
+ * never overwritten; undoable, one sync at a time, newest first.
  */
 export const registerSync: RegisterCommand = (program, ctx, setStatus) => {
   withCommonOptions(program.command('sync'))
@@ -48,54 +51,85 @@ export const registerSync: RegisterCommand = (program, ctx, setStatus) => {
       '-y, --yes',
       'apply risky changes (CI workflows, scripts, executables, …) without asking',
     )
-    .option('--undo', 'restore the project as it was before the last sync of this session')
+    .option('--undo', "restore the project as it was before this session's newest sync")
+    .option(
+      '--wait <seconds>',
+      `wait this long for another sync of the same project (default ${defaultLockWaitMs / 1000})`,
+      parseWait,
+    )
     .action(async (id: string, options: SyncOptions) => {
       const session = await openSessionContext(ctx, options)
       await session.store.read(id)
       const lock = await acquireSessionLock(session.store.paths(id).lockFile, id)
-      try {
+      const say = (text: string): void => {
+        println(ctx.stderr, `safe-coder: ${text}`)
+      }
+      const syncCtx: SessionSyncContext = {
+        store: session.store,
+        tracking: session.tracking,
+        ...(options.wait === undefined ? {} : { lockWaitMs: options.wait * 1000 }),
+        onLockWait: (holder) => {
+          say(`the project is being synced by ${holder}; waiting for it…`)
+        },
         // A sync killed half-way is rolled back before anything else touches the project.
-        const recovered = await recoverSessionSync(session, id)
-        if (recovered.recovered !== undefined) {
-          println(
-            ctx.stderr,
-            `safe-coder: an interrupted sync (${recovered.recovered}) was ${recovered.action === 'completed' ? 'completed' : 'rolled back'}; the project is as it was before it.`,
+        onRecovered: (sync) => {
+          const of = sync.sessionId === undefined ? '' : ` of session ${sync.sessionId}`
+          say(
+            `an interrupted sync${of} (${sync.id}) was rolled back; the project is as it was before it.`,
           )
-        }
+        },
+      }
+      try {
         if (options.undo === true) {
-          await undo(session, id, ctx.stdout)
+          const { restored, journal, projectPath } = await undoSessionSync(syncCtx, id)
+          const n = restored.length
+          println(
+            ctx.stdout,
+            `restored ${n} file${n === 1 ? '' : 's'} in ${projectPath} to how they were before sync ${journal}`,
+          )
           return
         }
-        setStatus(await sync(session, id, options, ctx.stdout))
+        setStatus(await sync(syncCtx, id, options, ctx.stdout))
       } finally {
         await lock.release()
       }
     })
 }
 
+/** Plans and applies under one hold of the project lock; the status says whether conflicts remain. */
 async function sync(
-  session: SessionContext,
+  ctx: SessionSyncContext,
   id: string,
   options: SyncOptions,
   out: NodeJS.WritableStream,
 ): Promise<number> {
-  const planned = await planSessionSync(session, id, options)
-  out.write(withNewline(formatPlan(planned.plan, options.yes === true ? 'yes-given' : 'needs-yes')))
-  if (options.dryRun === true) return planned.plan.conflicts > 0 ? 65 : 0
-  const result = await applySessionSync(session, planned, { confirmRisky: options.yes === true })
+  const { planned, result } = await syncSession(ctx, id, options, {
+    confirmRisky: options.yes === true,
+    dryRun: options.dryRun === true,
+    onPlan: (p) =>
+      out.write(
+        withNewline(formatPlan(p.plan, options.yes === true ? 'yes-given' : 'needs-yes')),
+      ),
+  })
+  if (result === undefined) {
+    const marked = planned.plan.items.some((item) => (item.merge?.conflicts ?? 0) > 0)
+    return planned.plan.conflicts > 0 || marked ? conflictsRemainStatus : 0
+  }
   out.write(withNewline(formatSyncResult(result, planned.projectPath, id)))
-  return result.conflicts.length > 0 ? 65 : 0
+  return result.conflicts.length > 0 || markedFiles(result).length > 0 ? conflictsRemainStatus : 0
 }
 
-async function undo(
-  session: SessionContext,
-  id: string,
-  out: NodeJS.WritableStream,
-): Promise<void> {
-  const { restored, journal, projectPath } = await undoSessionSync(session, id)
-  out.write(
-    `restored ${restored.length} file${restored.length === 1 ? '' : 's'} in ${projectPath} to how they were before sync ${journal}\n`,
-  )
+/** `--wait`: whole or fractional seconds, 0 to fail at once when the project is busy. */
+function parseWait(value: string): number {
+  const seconds = Number(value)
+  if (value.trim() === '' || !Number.isFinite(seconds) || seconds < 0 || seconds > 86_400) {
+    throw new SafeCoderError(
+      'USAGE',
+      `--wait must be a number of seconds from 0 to 86400, got ${JSON.stringify(value)}.`,
+      { hint: 'For example --wait 120, or --wait 0 to fail at once when another sync runs.' },
+    )
+  }
+  return seconds
 }
 
 /** `safe-coder discard`: remove a session's sandbox and data, after asking. */

@@ -117,7 +117,8 @@ export async function syncReviewed(deps: ReviewDeps, model: ReviewModel): Promis
     left > 0 ? 'warn' : 'info',
     `applied ${plural(result.applied, 'change')} to ${plan.projectPath}` +
       (left > 0 ? `; ${plural(left, 'conflict')} left untouched` : '') +
-      '; u undoes it',
+      // A sync that wrote nothing is not on the undo stack: `u` would undo the one before it.
+      (result.journal === undefined ? '' : '; u undoes it'),
   )
   return true
 }

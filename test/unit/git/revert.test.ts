@@ -175,6 +175,62 @@ describe('revertCommit', () => {
     expect(await repo.git('rev-parse', 'HEAD')).toBe(head)
   })
 
+  test('a second revert of a commit whose file changed since makes no commit and says so', async () => {
+    const repo = await createRepo()
+    await repo.commit('snapshot', { 'a.txt': lines(20) })
+    const step = await repo.commit('edit line 3', {
+      'a.txt': lines(20).replace('line 3\n', 'line 3 edited\n'),
+    })
+    const later = lines(20)
+      .replace('line 3\n', 'line 3 edited\n')
+      .replace('line 15\n', 'line 15 later\n')
+    await repo.commit('later edit', { 'a.txt': later })
+    const first = await revertCommit(repo, { commit: step })
+    expect(first.changed).toEqual(['a.txt'])
+    const head = await repo.git('rev-parse', 'HEAD')
+    const error = await revertCommit(repo, { commit: step }).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'USAGE' })
+    expect((error as Error).message).toMatch(/already undone/)
+    expect(await repo.git('rev-parse', 'HEAD')).toBe(head)
+    await expectMirrorMatchesHead(repo)
+  })
+
+  test('reverts a commit that turned a file into a directory, and one that did the reverse', async () => {
+    const repo = await createRepo()
+    await repo.commit('snapshot', { thing: 'a file\n', 'dir/x.txt': 'x\n', 'dir/y/z.txt': 'z\n' })
+    await rm(path.join(repo.workDir, 'thing'))
+    const toDir = await repo.commit('file to directory', {
+      'thing/inside.txt': 'inside\n',
+      'thing/deep/more.txt': 'more\n',
+    })
+    await rm(path.join(repo.workDir, 'dir'), { recursive: true })
+    const toFile = await repo.commit('directory to file', { dir: 'now a file\n' })
+    const reverted = await revertCommit(repo, { commit: toDir })
+    expect(reverted.changed).toEqual(['thing', 'thing/deep/more.txt', 'thing/inside.txt'])
+    expect(await readFile(path.join(repo.workDir, 'thing'), 'utf8')).toBe('a file\n')
+    await expectMirrorMatchesHead(repo)
+    await revertCommit(repo, { commit: toFile })
+    expect(await readFile(path.join(repo.workDir, 'dir/y/z.txt'), 'utf8')).toBe('z\n')
+    await expectMirrorMatchesHead(repo)
+    expect(await repo.git('rev-parse', 'HEAD^{tree}')).toBe(
+      await repo.git('rev-parse', `${toDir}~1^{tree}`),
+    )
+  })
+
+  test('refuses to turn a directory back into a file while it holds files the revert keeps', async () => {
+    const repo = await createRepo()
+    await repo.commit('snapshot', { thing: 'a file\n' })
+    await rm(path.join(repo.workDir, 'thing'))
+    const toDir = await repo.commit('file to directory', { 'thing/inside.txt': 'inside\n' })
+    await repo.commit('another file in it', { 'thing/later.txt': 'later\n' })
+    const head = await repo.git('rev-parse', 'HEAD')
+    const error = await revertCommit(repo, { commit: toDir }).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'PATH_REJECTED', data: { path: 'thing' } })
+    expect((error as Error).message).toMatch(/thing\/later\.txt/)
+    expect(await repo.git('rev-parse', 'HEAD')).toBe(head)
+    await expectMirrorMatchesHead(repo)
+  })
+
   test('refuses to revert the snapshot or an unknown commit', async () => {
     const repo = await createRepo()
     const root = await repo.commit('snapshot', { 'a.txt': 'a\n' })

@@ -17,9 +17,11 @@ import type { GitFileMode, Manifest, SyncSource } from '../../../src/shared/mani
 import {
   applySync,
   blobOid,
+  lockSyncProject,
   planSync,
   recoverSync,
   undoSync,
+  type ProjectLock,
   type SyncPlan,
 } from '../../../src/workspace/sync.js'
 import { tempDir, writeTree } from './fixtures.js'
@@ -134,18 +136,54 @@ async function expectError(promise: Promise<unknown>, code: ErrorCode, message: 
   return error
 }
 
-function apply(
+/** The project's lock as a sync command takes it (the shared state beside the journals). */
+function lockOf(project: string, journalDir: string): Promise<ProjectLock> {
+  return lockSyncProject({
+    root: path.join(path.dirname(journalDir), 'projects'),
+    projectDir: project,
+    holder: 'test',
+    waitMs: 0,
+  })
+}
+
+/** Applies under the project's lock: `lock` when the test holds it, else one taken for it. */
+async function apply(
   plan: SyncPlan,
   source: SyncSource,
   journalDir: string,
   afterWrite?: (n: number) => void | Promise<void>,
+  lock?: ProjectLock,
 ) {
-  return applySync(plan, {
-    source,
-    journalDir,
-    confirmRisky: true,
-    ...(afterWrite ? { afterWrite } : {}),
-  })
+  const held = lock ?? (await lockOf(plan.projectDir, journalDir))
+  try {
+    return await applySync(plan, {
+      lock: held,
+      source,
+      journalDir,
+      confirmRisky: true,
+      ...(afterWrite ? { afterWrite } : {}),
+    })
+  } finally {
+    if (lock === undefined) await held.release()
+  }
+}
+
+async function undo(project: string, journalDir: string, id?: string) {
+  const lock = await lockOf(project, journalDir)
+  try {
+    return await undoSync({ lock, journalDir, ...(id === undefined ? {} : { id }) })
+  } finally {
+    await lock.release()
+  }
+}
+
+async function recover(project: string, journalDir: string) {
+  const lock = await lockOf(project, journalDir)
+  try {
+    return await recoverSync({ lock, journalDir })
+  } finally {
+    await lock.release()
+  }
 }
 
 describe('applySync writes', () => {
@@ -178,7 +216,7 @@ describe('applySync writes', () => {
       )
     })
     expect(journalStates.every((state) => state === 'started')).toBe(true)
-    const dir = path.join(journalDir, result.id)
+    const dir = path.join(journalDir, result.id ?? '')
     expect((await readFile(path.join(dir, 'state'), 'utf8')).trim()).toBe('done')
     const record = JSON.parse(await readFile(path.join(dir, 'journal.json'), 'utf8')) as {
       changes: { path: string; before?: { backup: string } }[]
@@ -208,15 +246,11 @@ describe('undoSync', () => {
     const result = await apply(plan, source, journalDir)
     expect(await snapshot(project)).not.toEqual(before)
 
-    const { restored } = await undoSync({ journalDir, id: result.id, projectDir: project })
+    const { restored } = await undo(project, journalDir, result.id)
 
     expect(restored.sort()).toEqual(plan.items.map((item) => item.path).sort())
     expect(await snapshot(project)).toEqual(before)
-    await expectError(
-      undoSync({ journalDir, id: result.id, projectDir: project }),
-      'USAGE',
-      /already undone/,
-    )
+    await expectError(undo(project, journalDir, result.id), 'USAGE', /already undone/)
   })
 
   it('refuses, naming the files and changing nothing, when the user edited them since', async () => {
@@ -226,7 +260,7 @@ describe('undoSync', () => {
     await writeFile(path.join(project, 'src/old.ts'), 'recreated by the user\n')
     const after = await snapshot(project)
     const error = await expectError(
-      undoSync({ journalDir, id: result.id, projectDir: project }),
+      undo(project, journalDir, result.id),
       'SYNC_CONFLICT',
       /src\/a\.ts, src\/old\.ts changed in the project after sync/,
     )
@@ -240,18 +274,10 @@ describe('undoSync', () => {
   it('reports an unknown id and a foreign project', async () => {
     const { project, journalDir, plan, source } = await richSync()
     const result = await apply(plan, source, journalDir)
-    await expectError(
-      undoSync({ journalDir, id: 'sync-nope', projectDir: project }),
-      'NOT_FOUND',
-      /no sync sync-nope/,
-    )
-    await expectError(
-      undoSync({ journalDir, id: '../x', projectDir: project }),
-      'USAGE',
-      /not a sync id/,
-    )
+    await expectError(undo(project, journalDir, 'sync-nope'), 'NOT_FOUND', /no sync sync-nope/)
+    await expectError(undo(project, journalDir, '../x'), 'USAGE', /not a sync id/)
     const other = await tempDir()
-    await expectError(undoSync({ journalDir, id: result.id, projectDir: other }), 'USAGE', /not /)
+    await expectError(undo(other, journalDir, result.id), 'USAGE', /not /)
   })
 
   it('gives sync ids that sort by time', async () => {
@@ -291,13 +317,22 @@ describe('an interrupted sync', () => {
     const before = await snapshot(project)
     let killed: () => void = () => undefined
     const died = new Promise<void>((resolve) => (killed = resolve))
-    // A process killed after four writes: nothing after the hook ever runs, no catch, no rollback.
-    void apply(plan, source, journalDir, (count) => {
-      if (count < 4) return undefined
-      killed()
-      return new Promise<void>(() => undefined)
-    })
+    // A process killed after four writes: nothing after the hook ever runs, no catch, no rollback;
+    // its lock goes with it.
+    const lock = await lockOf(project, journalDir)
+    void apply(
+      plan,
+      source,
+      journalDir,
+      (count) => {
+        if (count < 4) return undefined
+        killed()
+        return new Promise<void>(() => undefined)
+      },
+      lock,
+    )
     await died
+    await lock.release()
     expect(await snapshot(project)).not.toEqual(before)
 
     await expectError(
@@ -305,11 +340,12 @@ describe('an interrupted sync', () => {
       'SYNC_CONFLICT',
       /was interrupted half-way/,
     )
-    const recovered = await recoverSync({ journalDir, projectDir: project })
-    expect(recovered.action).toBe('rolled-back')
-    expect(recovered.recovered).toMatch(/^sync-/)
+    const recovered = await recover(project, journalDir)
+    expect(recovered).toEqual([
+      { id: expect.stringMatching(/^sync-/) as unknown, journalDir: path.resolve(journalDir) },
+    ])
     expect(await snapshot(project)).toEqual(before)
-    expect(await recoverSync({ journalDir, projectDir: project })).toEqual({})
+    expect(await recover(project, journalDir)).toEqual([])
     expect(await snapshot(project)).toEqual(before)
   })
 
@@ -319,16 +355,24 @@ describe('an interrupted sync', () => {
     let killed: () => void = () => undefined
     const died = new Promise<void>((resolve) => (killed = resolve))
     const last = plan.items.filter((item) => item.action !== 'skip').length
-    void apply(plan, source, journalDir, (count) => {
-      if (count < last) return undefined
-      killed()
-      return new Promise<void>(() => undefined)
-    })
+    const lock = await lockOf(project, journalDir)
+    void apply(
+      plan,
+      source,
+      journalDir,
+      (count) => {
+        if (count < last) return undefined
+        killed()
+        return new Promise<void>(() => undefined)
+      },
+      lock,
+    )
     await died
+    await lock.release()
     const id = (await readdir(journalDir))[0] ?? ''
     await mkdir(path.join(project, 'src'), { recursive: true })
     await writeFile(path.join(project, 'src', `.${id}-1.tmp`), 'half written')
-    await recoverSync({ journalDir, projectDir: project })
+    await recover(project, journalDir)
     expect(await snapshot(project)).toEqual(before)
   })
 })
@@ -355,18 +399,92 @@ describe('a project symlink the session replaced with a directory', () => {
       'create shared/new.txt',
       'create shared/secret.txt',
     ])
-    const result = await applySync(plan, { source, journalDir, confirmRisky: true })
+    const result = await apply(plan, source, journalDir)
     expect(result.conflicts).toEqual([])
     expect((await lstat(path.join(project, 'shared'))).isDirectory()).toBe(true)
     expect(await readFile(path.join(project, 'shared/secret.txt'), 'utf8')).toBe('pwned\n')
     expect(await readFile(path.join(outside, 'secret.txt'), 'utf8')).toBe('host secret\n')
     // Nothing from behind the link was backed up into the journal.
-    const backups = await readdir(path.join(journalDir, result.id, 'backup')).catch(() => [])
+    const backups = await readdir(path.join(journalDir, result.id ?? '', 'backup')).catch(() => [])
     for (const name of backups) {
-      const text = await readFile(path.join(journalDir, result.id, 'backup', name), 'utf8')
+      const text = await readFile(path.join(journalDir, result.id ?? '', 'backup', name), 'utf8')
       expect(text).not.toContain('host secret')
     }
-    await undoSync({ journalDir, id: result.id, projectDir: project })
+    await undo(project, journalDir, result.id)
     expect(await snapshot(project)).toEqual(before)
+  })
+})
+
+describe('folders a sync empties', () => {
+  it('are removed, only when empty, and undo makes them again with their permissions', async () => {
+    const project = await tempDir('safe-coder-sync-dirs-')
+    const journalDir = path.join(await tempDir('safe-coder-sync-state-'), 'journal')
+    await writeTree(project, {
+      'gone/deep/x.txt': 'x\n',
+      'gone/y.txt': 'y\n',
+      'kept/z.txt': 'z\n',
+      'busy/w.txt': 'w\n',
+      'refilled/v.txt': 'v\n',
+    })
+    await chmod(path.join(project, 'gone/deep'), 0o700)
+    await chmod(path.join(project, 'gone'), 0o750)
+    const base = await hostManifest(project)
+    // Not in the copy (ignored build output, say): its folder is not the sync's to remove.
+    await writeFile(path.join(project, 'busy/build.log'), 'log\n')
+    const before = await snapshot(project)
+    const source = memorySource({ 'kept/z.txt': 'z\n', 'refilled/new.txt': 'new\n' })
+    const plan = await planSync({ projectDir: project, base, source })
+    const result = await apply(plan, source, journalDir)
+    expect(result.conflicts).toEqual([])
+    expect((await snapshot(project)).map((line) => line.split(' ')[0])).toEqual([
+      'busy/',
+      'busy/build.log',
+      'kept/',
+      'kept/z.txt',
+      'refilled/',
+      'refilled/new.txt',
+    ])
+    await undo(project, journalDir, result.id)
+    expect(await snapshot(project)).toEqual(before)
+  })
+})
+
+describe('a directory the session replaced with a file', () => {
+  it('is emptied, removed and replaced, and a sync killed at any step rolls back exactly', async () => {
+    for (const killAt of [1, 2, 3]) {
+      const project = await tempDir('safe-coder-sync-swap-')
+      const journalDir = path.join(await tempDir('safe-coder-sync-state-'), 'journal')
+      await writeTree(project, { 'thing/x.txt': 'x\n', 'thing/y/z.txt': 'z\n', 'a.txt': 'a\n' })
+      await chmod(path.join(project, 'thing'), 0o750)
+      const base = await hostManifest(project)
+      const before = await snapshot(project)
+      const source = memorySource({ 'a.txt': 'a\n', thing: 'now a file\n' })
+      const plan = await planSync({ projectDir: project, base, source })
+      expect(plan.items.map((i) => `${i.action} ${i.path}`)).toEqual([
+        'create thing',
+        'delete thing/x.txt',
+        'delete thing/y/z.txt',
+      ])
+      let killed: () => void = () => undefined
+      const died = new Promise<void>((resolve) => (killed = resolve))
+      const lock = await lockOf(project, journalDir)
+      void apply(
+        plan,
+        source,
+        journalDir,
+        (count) => {
+          if (count < killAt) return undefined
+          killed()
+          return new Promise<void>(() => undefined)
+        },
+        lock,
+      )
+      await died
+      await lock.release()
+      if (killAt === 3)
+        expect(await readFile(path.join(project, 'thing'), 'utf8')).toBe('now a file\n')
+      await recover(project, journalDir)
+      expect(await snapshot(project), `killed after write ${killAt}`).toEqual(before)
+    }
   })
 })

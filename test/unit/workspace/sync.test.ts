@@ -23,9 +23,12 @@ import {
   applySync,
   blobOid,
   formatPlan,
+  lockSyncProject,
   planSync,
+  type ApplySyncOptions,
   type PlanSyncOptions,
   type SyncItem,
+  type SyncPlan,
 } from '../../../src/workspace/sync.js'
 import { listTree, tempDir, writeTree } from './fixtures.js'
 
@@ -108,12 +111,27 @@ async function expectError(promise: Promise<unknown>, code: ErrorCode, message: 
 
 async function planAndApply(options: PlanSyncOptions & { journalDir: string }) {
   const plan = await planSync(options)
-  const result = await applySync(plan, {
+  const result = await applyLocked(plan, {
     source: options.source,
     journalDir: options.journalDir,
     confirmRisky: true,
   })
   return { plan, result }
+}
+
+/** applySync under the project's lock, taken and released around it as a sync command does. */
+async function applyLocked(plan: SyncPlan, options: Omit<ApplySyncOptions, 'lock'>) {
+  const lock = await lockSyncProject({
+    root: path.join(path.dirname(options.journalDir), 'projects'),
+    projectDir: plan.projectDir,
+    holder: 'test',
+    waitMs: 0,
+  })
+  try {
+    return await applySync(plan, { ...options, lock })
+  } finally {
+    await lock.release()
+  }
 }
 
 describe('planSync decides per path', () => {
@@ -445,12 +463,12 @@ describe('risky changes', () => {
     })
     expect(plan.risky).toBe(14)
     await expectError(
-      applySync(plan, { source, journalDir, confirmRisky: false }),
+      applyLocked(plan, { source, journalDir, confirmRisky: false }),
       'USAGE',
       /needs confirmation: 14 risky change\(s\): \.envrc \(shell-rc\), .*Makefile \(makefile\)/,
     )
     expect(await listTree(project)).toEqual(['README.md'])
-    await applySync(plan, { source, journalDir, confirmRisky: true })
+    await applyLocked(plan, { source, journalDir, confirmRisky: true })
     expect(await listTree(project)).toContain('run.sh')
   })
 
