@@ -184,7 +184,8 @@ export function describeProviderContract(kit: WireKit): void {
         },
       )
       expectCode(outcome.error, 'ABORTED')
-      expect(performance.now() - abortedAt).toBeLessThan(250)
+      // Ended by the abort, not by the 5 s idle watchdog on the stalled stream.
+      expect(performance.now() - abortedAt).toBeLessThan(2_500)
       await expect.poll(() => s.clientAborts).toBe(1)
       expect(s.requests).toHaveLength(1)
     })

@@ -571,7 +571,9 @@ describe('reduce: floods', () => {
     console.info(
       `10,000 events: ${perEvent.toFixed(1)} ms; one 10,000-line chunk: ${oneChunk.toFixed(1)} ms`,
     )
-    expect(perEvent).toBeLessThan(500)
-    expect(oneChunk).toBeLessThan(500)
+    // Not a performance budget (bench/ holds those): a bound far above any loaded machine's time
+    // that still catches per-event work growing with the ring (10,000 × 5,000 would be minutes).
+    expect(perEvent).toBeLessThan(10_000)
+    expect(oneChunk).toBeLessThan(10_000)
   })
 })
