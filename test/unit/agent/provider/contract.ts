@@ -193,7 +193,7 @@ export function describeProviderContract(kit: WireKit): void {
     test('idle watchdog: no data for idleTimeoutMs → PROVIDER_FAILED', async () => {
       const s = server()
       s.enqueue(kit.stream(kit.upToFirstText(['thinking ', 'more']), 'stall'))
-      const outcome = await runStep(kit.createModel(s), stepRequest())
+      const outcome = await runStep(kit.createModel(s, { idleTimeoutMs: 300 }), stepRequest())
       const error = expectCode(outcome.error, 'PROVIDER_FAILED')
       expect(error.message).toContain(`no data from ${kit.provider} for 0.3 s`)
       expect(outcome.elapsedMs).toBeGreaterThanOrEqual(290)

@@ -49,7 +49,10 @@ export interface WireKit {
   stream(events: string[], end?: StreamEnd): ScriptedResponse
 }
 
-const fastRetries = { maxRetries: 2, idleTimeoutMs: 300, retryBaseDelayMs: 10 }
+// The idle watchdog is a hang detector here: a loaded machine can pause a stream for longer than
+// any short limit, and a watchdog retry would take the next scripted answer. The watchdog's own
+// test sets a short one.
+const fastRetries = { maxRetries: 2, idleTimeoutMs: 30_000, retryBaseDelayMs: 10 }
 
 export const anthropicKit: WireKit = {
   provider: 'anthropic',

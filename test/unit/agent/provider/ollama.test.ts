@@ -61,7 +61,7 @@ describe('ollama: wire details', () => {
       baseUrl: s.url,
       env: { OLLAMA_HOST: '127.0.0.1:1' },
       maxRetries: 0,
-      idleTimeoutMs: 300,
+      idleTimeoutMs: 30_000,
     })
     const outcome = await runStep(model, stepRequest())
     expect(outcome.error).toBeUndefined()
@@ -77,7 +77,7 @@ describe('ollama: wire details', () => {
       provider: 'ollama',
       env: { OLLAMA_HOST: `127.0.0.1:${port}` },
       maxRetries: 0,
-      idleTimeoutMs: 300,
+      idleTimeoutMs: 30_000,
     })
     const outcome = await runStep(model, stepRequest())
     expect(outcome.error).toMatchObject({ code: 'PROVIDER_FAILED' })
