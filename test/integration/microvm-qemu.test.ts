@@ -12,7 +12,6 @@ import {
   rm,
   stat,
   symlink,
-  utimes,
   writeFile,
 } from 'node:fs/promises'
 import os from 'node:os'
@@ -27,11 +26,13 @@ import {
   createWorkspaceDrive,
   loadGuestImage,
   pruneGuestImages,
-  recoverWorkspaceDrive,
   type BuiltGuestImage,
   type GuestImageOptions,
 } from '../../src/sandbox/microvm/image/index.js'
+import { openDriveTree } from '../../src/sandbox/microvm/ext4/index.js'
+import { findTool } from '../../src/sandbox/microvm/image/tools.js'
 import { QemuHypervisor, probeBoot, type QemuVm } from '../../src/sandbox/microvm/qemu/index.js'
+import { recoverWorkspaceDrive } from '../../src/sandbox/microvm/recover.js'
 import type { VmLaunchSpec } from '../../src/sandbox/microvm/types.js'
 import { FrameDecoder, FrameKind, encodeJson, parseJson } from '../../src/guest/protocol.js'
 import { SafeCoderError } from '../../src/shared/errors.js'
@@ -352,14 +353,42 @@ describe('QEMU microvm under TCG', () => {
     expect(consoleText).toMatch(/EXT4-fs \(vd.\): unmounting filesystem/)
 
     // The guest's writes are on the drive.
-    const recovered = path.join(runDir, 'recovered')
-    await recoverWorkspaceDrive(drive, recovered)
-    expect(await readFile(path.join(recovered, 'made-in-guest.txt'), 'utf8')).toBe(
-      'hello from the guest',
-    )
-    expect(await readFile(path.join(recovered, 'hello.txt'), 'utf8')).toBe('from the host\n')
+    expect(await driveFiles(drive)).toEqual({
+      'hello.txt': 'from the host\n',
+      'made-in-guest.txt': 'hello from the guest',
+    })
     // The base image is unchanged (and was opened read-only).
     expect((await stat(image.rootfs)).size).toBe(image.manifest.sizes.rootfs)
+  })
+
+  it("reads what a killed guest's kernel left in the drive's journal, without writing the drive", async () => {
+    const { vm, drive } = await launch('journal')
+    const ask = lines(await vm.connectAgent())
+    await waitForConsole(vm, AGENT_MARKER)
+    expect(await ask('write journaled.txt written just before the kill')).toBe('written')
+    process.kill(vm.pid, 'SIGKILL')
+    expect((await vm.exited).signal).toBe('SIGKILL')
+    // The kernel's own journal (64-bit, checksummed) with work in it that was never unmounted.
+    const dumpe2fs = (await findTool('dumpe2fs')) ?? 'dumpe2fs'
+    const header = spawnSync(dumpe2fs, ['-h', drive], { encoding: 'utf8' }).stdout
+    expect(header).toMatch(/features:.*needs_recovery/)
+    expect(header).toMatch(/Journal features:.*journal_64bit.*journal_checksum_v3/)
+    expect(header).not.toMatch(/Journal start:\s+0\n/)
+    const bytes = await readFile(drive)
+    const files = await driveFiles(drive)
+    expect(files['journaled.txt']).toBe('written just before the kill')
+    expect((await readFile(drive)).equals(bytes)).toBe(true)
+    // e2fsck's replay of a copy reads the same.
+    const copy = `${drive}.e2fsck`
+    await writeFile(copy, bytes)
+    const e2fsck = spawnSync((await findTool('e2fsck')) ?? 'e2fsck', [
+      '-E',
+      'journal_only',
+      '-y',
+      copy,
+    ])
+    expect(e2fsck.status).toBeLessThan(4)
+    expect(await driveFiles(copy)).toEqual(files)
   })
 
   it('resolves `exited` when the VMM is killed from outside, and says the VM is gone', async () => {
@@ -430,7 +459,7 @@ describe('QEMU microvm under TCG', () => {
 })
 
 describe('workspace drive', () => {
-  it('round-trips a tree through mkfs.ext4 -d and debugfs rdump with owners, modes and links', async () => {
+  it('round-trips a tree through mkfs.ext4 -d and the recovery reader: kinds, modes, bytes, links', async () => {
     const mirror = path.join(work, 'rt-mirror')
     await mkdir(path.join(mirror, 'src/deep/deeper'), { recursive: true })
     await mkdir(path.join(mirror, 'empty dir'))
@@ -451,21 +480,26 @@ describe('workspace drive', () => {
     await chmod(path.join(mirror, 'empty dir'), 0o700)
     await chown(mirror, 1000, 1000)
     await chmod(mirror, 0o750)
-    await utimes(
-      path.join(mirror, 'README.md'),
-      new Date('2020-01-02T03:04:05Z'),
-      new Date('2020-01-02T03:04:05Z'),
-    )
 
     const drive = path.join(work, 'rt.ext4')
     const made = await createWorkspaceDrive(mirror, drive)
     expect(made.sizeBytes).toBeGreaterThanOrEqual(1024 * 1024 * 1024)
     // Sparse: only what was written takes space.
     expect((await stat(drive)).blocks * 512).toBeLessThan(made.sizeBytes / 4)
+    // The drive's root is the mirror's own (owner and mode), as the guest sees /workspace.
+    const root = spawnSync((await findTool('debugfs')) ?? 'debugfs', ['-R', 'stat /', drive], {
+      encoding: 'utf8',
+    }).stdout
+    expect(root).toMatch(/Mode:\s+0750/)
+    expect(root).toMatch(/User:\s+1000\s+Group:\s+1000/)
+    // Recovered into an empty mirror, then again: the same tree, then nothing to do.
     const recovered = path.join(work, 'rt-recovered')
-    await recoverWorkspaceDrive(drive, recovered)
+    await mkdir(recovered)
+    const first = await recoverWorkspaceDrive(drive, recovered)
+    expect(first.refused).toEqual([])
+    expect(first.skipped).toEqual([])
     expect(await describeTree(recovered)).toEqual(await describeTree(mirror))
-    await expect(recoverWorkspaceDrive(drive, recovered)).rejects.toThrow(/not empty/)
+    expect((await recoverWorkspaceDrive(drive, recovered)).changed).toEqual([])
   })
 })
 
@@ -502,25 +536,41 @@ function mib(bytes: number): string {
 }
 
 /** Every entry below `root` (and root itself): type, mode, owner, size, content hash or target. */
+/** Kinds, permission bits, bytes and link targets (owners and times are the mirror's own). */
 async function describeTree(root: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {}
   const walk = async (rel: string): Promise<void> => {
-    const full = rel === '' ? root : path.join(root, rel)
-    const info = await lstat(full)
-    const common = `${(info.mode & 0o7777).toString(8)} ${info.uid}:${info.gid}`
-    if (info.isDirectory()) {
-      out[rel || '.'] = `dir ${common}`
-      for (const name of (await readdir(full)).sort())
-        await walk(rel === '' ? name : `${rel}/${name}`)
-    } else if (info.isSymbolicLink()) {
-      out[rel] = `link -> ${await readlink(full)}`
-    } else {
-      const data = await readFile(full)
-      const { createHash } = await import('node:crypto')
-      out[rel] =
-        `file ${common} ${info.size} ${createHash('sha256').update(data).digest('hex').slice(0, 16)} ${Math.floor(info.mtimeMs / 1000)}`
+    for (const name of (await readdir(path.join(root, rel))).sort()) {
+      const child = rel === '' ? name : `${rel}/${name}`
+      const full = path.join(root, child)
+      const info = await lstat(full)
+      const mode = (info.mode & 0o777).toString(8)
+      if (info.isDirectory()) {
+        out[child] = `dir ${mode}`
+        await walk(child)
+      } else if (info.isSymbolicLink()) out[child] = `link -> ${await readlink(full)}`
+      else {
+        const { createHash } = await import('node:crypto')
+        const digest = createHash('sha256')
+          .update(await readFile(full))
+          .digest('hex')
+        out[child] = `file ${mode} ${info.size} ${digest.slice(0, 16)}`
+      }
     }
   }
   await walk('')
   return out
+}
+
+/** A drive's regular files and their text, read by the recovery reader. */
+async function driveFiles(drive: string): Promise<Record<string, string>> {
+  const tree = await openDriveTree(drive)
+  try {
+    const out: Record<string, string> = {}
+    for (const entry of tree.entries)
+      if (entry.kind === 'file') out[entry.path] = (await tree.read(entry)).toString()
+    return out
+  } finally {
+    await tree.close()
+  }
 }

@@ -14,8 +14,9 @@ import type {
   SandboxSpec,
 } from '../types.js'
 import { checkAccel, type AccelChoice, type AccelProbe } from './accel.js'
-import { MicrovmSandbox } from './microvm-sandbox.js'
-import { applyRecoveredTree } from './recover.js'
+import { MicrovmSandbox, type Released } from './microvm-sandbox.js'
+import { isDriveRefusal } from './ext4/index.js'
+import { recoverWorkspaceDrive } from './recover.js'
 import type { Accel, GuestImage, Hypervisor, VmHandle } from './types.js'
 
 /** How the backend gets at the guest image and the workspace drives (see image/). */
@@ -25,7 +26,6 @@ export interface GuestImageSource {
   /** How to get it (`safe-coder image build --vm`). */
   hint: string
   createDrive(mirrorDir: string, drivePath: string): Promise<void>
-  recoverDrive(drivePath: string, intoDir: string): Promise<void>
   /** Test-boots the image under `accel`; ok only when the guest agent started in time. */
   probeBoot(image: GuestImage, accel: Accel, timeoutMs: number): Promise<AccelProbe>
 }
@@ -330,22 +330,29 @@ export class MicrovmBackend implements SandboxBackend {
     return records
   }
 
-  /** Recovers the drive's workspace into the mirror when asked, then deletes the run dir. */
+  /**
+   * Recovers the drive's workspace into the mirror when asked, then deletes the run dir. A
+   * refused drive goes too: it is only read, so it would be refused again by every later gc
+   * and resume.
+   */
   async #release(
     runDir: string,
     mirrorDir: string | undefined,
     recover: boolean,
-  ): Promise<string[]> {
-    let changed: string[] = []
+  ): Promise<Released> {
+    let released: Released = { changed: [], skipped: [] }
     const drive = path.join(runDir, DRIVE)
     if (recover && mirrorDir !== undefined && (await exists(drive)) && (await exists(mirrorDir))) {
-      const into = path.join(runDir, 'recovered')
-      await rm(into, { recursive: true, force: true })
-      await this.options.images.recoverDrive(drive, into)
-      changed = (await applyRecoveredTree(into, mirrorDir)).changed
+      try {
+        const result = await recoverWorkspaceDrive(drive, mirrorDir)
+        released = { changed: result.changed, skipped: [...result.skipped, ...result.refused] }
+      } catch (error) {
+        if (isDriveRefusal(error)) await rm(runDir, { recursive: true, force: true })
+        throw error
+      }
     }
     await rm(runDir, { recursive: true, force: true })
-    return changed
+    return released
   }
 }
 

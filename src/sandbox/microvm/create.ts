@@ -5,12 +5,7 @@ import { stateDir } from '../../shared/state-dir.js'
 import { SafeCoderError } from '../../shared/errors.js'
 import { MicrovmBackend, type GuestImageSource } from './backend.js'
 import { FirecrackerHypervisor } from './firecracker/index.js'
-import {
-  createWorkspaceDrive,
-  defaultGuestImageCacheDir,
-  guestImageStatus,
-  recoverWorkspaceDrive,
-} from './image/index.js'
+import { createWorkspaceDrive, defaultGuestImageCacheDir, guestImageStatus } from './image/index.js'
 import { probeBoot } from './qemu/index.js'
 import { QemuHypervisor } from './qemu/index.js'
 import { testBoot } from './test-boot.js'
@@ -62,7 +57,6 @@ export function createMicrovmBackend(
     createDrive: async (mirrorDir, drivePath) => {
       await createWorkspaceDrive(mirrorDir, drivePath)
     },
-    recoverDrive: (drivePath, intoDir) => recoverWorkspaceDrive(drivePath, intoDir),
     probeBoot: async (image, accel, timeoutMs) => {
       if (hypervisor instanceof QemuHypervisor) {
         const probe = await probeBoot({

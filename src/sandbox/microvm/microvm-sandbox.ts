@@ -14,6 +14,7 @@ import type {
   ResourceSample,
   Sandbox,
 } from '../types.js'
+import { isDriveRefusal } from './ext4/index.js'
 import { applyToMirror } from './mirror-apply.js'
 import type { VmHandle } from './types.js'
 
@@ -31,7 +32,13 @@ export interface MicrovmSandboxOptions {
   env: Record<string, string>
   memoryLimitBytes: number
   /** After the VM is gone: recover the workspace from its drive into the mirror, free its files. */
-  release: (options: { recover: boolean }) => Promise<string[]>
+  release: (options: { recover: boolean }) => Promise<Released>
+}
+
+/** What a release recovered into the mirror, and what it left in the drive (with why). */
+export interface Released {
+  changed: string[]
+  skipped: { path: string; reason: string }[]
 }
 
 /**
@@ -203,7 +210,18 @@ export class MicrovmSandbox implements Sandbox {
     }
     agent.close()
     await vm.kill()
-    await this.options.release({ recover: !pulled })
+    try {
+      const released = await this.options.release({ recover: !pulled })
+      for (const s of released.skipped) this.#skipped.set(s.path, s.reason)
+    } catch (error) {
+      // Said where the command's other losses are said, as well as thrown.
+      if (isDriveRefusal(error))
+        this.#skipped.set(
+          '.',
+          `nothing was recovered from the dead VM's drive: ${String(error.data?.refused)}`,
+        )
+      throw error
+    }
   }
 
   #assertLive(): void {

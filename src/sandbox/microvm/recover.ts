@@ -1,89 +1,113 @@
 import { lstat, readFile, readdir, readlink } from 'node:fs/promises'
 import path from 'node:path'
 import type { ChangeSet, WorkspaceChange } from '../agent-channel/types.js'
+import { openDriveTree, type DriveTree } from './ext4/index.js'
 import { applyToMirror, type MirrorApplyResult } from './mirror-apply.js'
 
+/** What a recovery reads: a drive's checked tree (ext4/), or an in-memory one in tests. */
+export type RecoveredTree = Pick<DriveTree, 'entries' | 'skipped' | 'read'>
+
+export interface RecoveryResult extends MirrorApplyResult {
+  /** What stays in the guest's drive, with why (as a live pull reports it). */
+  skipped: { path: string; reason: string }[]
+}
+
 /**
- * Brings the mirror in line with a workspace recovered from a dead VM's drive (a `debugfs rdump`
- * tree): the same checks as a live pull, since the drive was written by the guest.
+ * Brings the mirror in line with the workspace drive of a VM that died before its final pull.
+ * The drive is read by Safe Coder's own reader, which refuses a crafted or damaged file system
+ * before anything is written; what it yields goes through the same checks as a live pull.
  */
-export async function applyRecoveredTree(
-  recoveredDir: string,
+export async function recoverWorkspaceDrive(
+  drivePath: string,
   mirrorDir: string,
-): Promise<MirrorApplyResult> {
-  const set = await diffTrees(recoveredDir, mirrorDir)
-  return applyToMirror(mirrorDir, set, async (paths, onFile) => {
+): Promise<RecoveryResult> {
+  const tree = await openDriveTree(drivePath)
+  try {
+    return await applyRecoveredTree(tree, mirrorDir)
+  } finally {
+    await tree.close()
+  }
+}
+
+export async function applyRecoveredTree(
+  tree: RecoveredTree,
+  mirrorDir: string,
+): Promise<RecoveryResult> {
+  const set = await diffRecoveredTree(tree, mirrorDir)
+  const byPath = new Map(tree.entries.map((entry) => [entry.path, entry]))
+  const result = await applyToMirror(mirrorDir, set, async (paths, onFile) => {
     const missing: string[] = []
-    let pulled = 0
     for (const rel of paths) {
-      const source = path.join(recoveredDir, ...rel.split('/'))
-      const info = await lstat(source).catch(() => undefined)
-      if (info?.isFile() !== true) {
+      const entry = byPath.get(rel)
+      if (entry?.kind !== 'file') {
         missing.push(rel)
         continue
       }
-      await onFile({ path: rel, mode: info.mode & 0o777, data: await readFile(source) })
-      pulled++
+      await onFile({ path: rel, mode: entry.mode & 0o777, data: await tree.read(entry) })
     }
-    return { pulled, missing }
+    return { pulled: paths.length - missing.length, missing }
   })
+  return { ...result, skipped: set.skipped }
 }
 
 const LOST_AND_FOUND = 'lost+found'
 
-/** What differs between `from` (the truth) and `to`: files by content, links by target. */
-export async function diffTrees(from: string, to: string): Promise<ChangeSet> {
+/**
+ * What differs between the drive's tree (the truth) and the mirror: files by content and mode,
+ * links by target. A mirror path under something that is not a real directory is not read.
+ */
+export async function diffRecoveredTree(
+  tree: RecoveredTree,
+  mirrorDir: string,
+): Promise<ChangeSet> {
   const changes: WorkspaceChange[] = []
-  const skipped: ChangeSet['skipped'] = []
-  const seen = new Set<string>()
-  const walk = async (rel: string): Promise<void> => {
-    const dir = path.join(from, ...(rel === '' ? [] : rel.split('/')))
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const child = rel === '' ? entry.name : `${rel}/${entry.name}`
-      // mkfs.ext4 makes it at the drive's root; it was never part of the project.
-      if (child === LOST_AND_FOUND) continue
-      seen.add(child)
-      const source = path.join(dir, entry.name)
-      const info = await lstat(source)
-      const mine = await lstat(path.join(to, ...child.split('/'))).catch(() => undefined)
-      if (info.isDirectory()) {
-        if (mine?.isDirectory() !== true)
-          changes.push({ path: child, kind: 'dir', mode: info.mode & 0o777 })
-        await walk(child)
-      } else if (info.isSymbolicLink()) {
-        const target = await readlink(source)
+  const skipped: ChangeSet['skipped'] = [...tree.skipped]
+  const seen = new Set(tree.skipped.map((s) => s.path))
+  const treeDirs = new Set<string>()
+  const mirrorDirs = new Set<string>([''])
+  const mirrorPath = (rel: string): string => path.join(mirrorDir, ...rel.split('/'))
+  for (const entry of tree.entries) {
+    seen.add(entry.path)
+    const parent = entry.path.includes('/') ? entry.path.slice(0, entry.path.lastIndexOf('/')) : ''
+    const mine = mirrorDirs.has(parent)
+      ? await lstat(mirrorPath(entry.path)).catch(() => undefined)
+      : undefined
+    switch (entry.kind) {
+      case 'dir':
+        treeDirs.add(entry.path)
+        if (mine?.isDirectory() === true) mirrorDirs.add(entry.path)
+        else changes.push({ path: entry.path, kind: 'dir', mode: entry.mode & 0o777 })
+        break
+      case 'symlink': {
         const current =
-          mine?.isSymbolicLink() === true
-            ? await readlink(path.join(to, ...child.split('/')))
-            : undefined
-        if (current !== target) changes.push({ path: child, kind: 'symlink', target })
-      } else if (info.isFile()) {
+          mine?.isSymbolicLink() === true ? await readlink(mirrorPath(entry.path)) : undefined
+        if (current !== entry.target)
+          changes.push({ path: entry.path, kind: 'symlink', target: entry.target })
+        break
+      }
+      case 'file': {
         const same =
           mine?.isFile() === true &&
-          mine.size === info.size &&
-          (mine.mode & 0o777) === (info.mode & 0o777) &&
-          (await readFile(path.join(to, ...child.split('/')))).equals(await readFile(source))
-        if (!same)
-          changes.push({
-            path: child,
-            kind: 'file',
-            mode: info.mode & 0o777,
-            size: info.size,
-            sha256: '',
-          })
-      } else {
-        skipped.push({ path: child, reason: 'not a regular file, directory or symlink' })
+          mine.size === entry.size &&
+          (mine.mode & 0o777) === (entry.mode & 0o777) &&
+          (await readFile(mirrorPath(entry.path))).equals(await tree.read(entry))
+        if (!same) {
+          const mode = entry.mode & 0o777
+          changes.push({ path: entry.path, kind: 'file', mode, size: entry.size, sha256: '' })
+        }
+        break
       }
+      case 'other':
+        skipped.push({ path: entry.path, reason: entry.special })
+        break
     }
   }
-  await walk('')
   const gone = async (rel: string): Promise<void> => {
-    const dir = path.join(to, ...(rel === '' ? [] : rel.split('/')))
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const child = rel === '' ? entry.name : `${rel}/${entry.name}`
+    for (const found of await readdir(mirrorPath(rel), { withFileTypes: true })) {
+      const child = rel === '' ? found.name : `${rel}/${found.name}`
       if (child === LOST_AND_FOUND && !seen.has(child)) continue
       if (!seen.has(child)) changes.push({ path: child, kind: 'deleted' })
-      else if (entry.isDirectory()) await gone(child)
+      else if (found.isDirectory() && treeDirs.has(child)) await gone(child)
     }
   }
   await gone('')

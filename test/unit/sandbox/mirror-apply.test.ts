@@ -1,9 +1,14 @@
-import { chmod, lstat, mkdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises'
+import { lstat, mkdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { ChangeSet } from '../../../src/sandbox/agent-channel/types.js'
 import { applyToMirror, type PullFiles } from '../../../src/sandbox/microvm/mirror-apply.js'
-import { applyRecoveredTree, diffTrees } from '../../../src/sandbox/microvm/recover.js'
+import type { DriveEntry } from '../../../src/sandbox/microvm/ext4/index.js'
+import {
+  applyRecoveredTree,
+  diffRecoveredTree,
+  type RecoveredTree,
+} from '../../../src/sandbox/microvm/recover.js'
 import { tempDir } from '../../helpers/sandbox.js'
 
 /** A pull that serves content from a map, as the guest agent would. */
@@ -129,32 +134,87 @@ describe('applyToMirror', () => {
   })
 })
 
+/** A drive's tree in memory (what ext4/ yields after its checks). */
+function driveTree(
+  entries: (
+    | { path: string; kind: 'dir'; mode?: number }
+    | { path: string; kind: 'file'; content: string; mode?: number }
+    | { path: string; kind: 'symlink'; target: string }
+    | { path: string; kind: 'other'; special: 'fifo' | 'socket' | 'device' }
+  )[],
+  skipped: { path: string; reason: string }[] = [],
+): RecoveredTree {
+  const content = new Map<string, Buffer>()
+  const list: DriveEntry[] = entries.map((e, inode) => {
+    if (e.kind === 'file') {
+      content.set(e.path, Buffer.from(e.content))
+      return { path: e.path, inode, kind: 'file', mode: e.mode ?? 0o644, size: e.content.length }
+    }
+    if (e.kind === 'dir') return { path: e.path, inode, kind: 'dir', mode: e.mode ?? 0o755 }
+    if (e.kind === 'symlink') return { ...e, inode, mode: 0o777 }
+    return { ...e, inode, mode: 0o644 }
+  })
+  return {
+    entries: list,
+    skipped,
+    read: (entry) => Promise.resolve(content.get(entry.path) ?? Buffer.alloc(0)),
+  }
+}
+
 describe('recovered drive trees', () => {
   it('diffs a recovered tree against the mirror and applies it, ignoring lost+found', async () => {
-    const recovered = await tempDir()
     const mirror = await tempDir()
-    await mkdir(path.join(recovered, 'lost+found'))
-    await mkdir(path.join(recovered, 'src'))
-    await writeFile(path.join(recovered, 'src/a.ts'), 'changed')
-    await writeFile(path.join(recovered, 'same.txt'), 'same')
-    await writeFile(path.join(recovered, 'run.sh'), '#!/bin/sh\n')
-    await chmod(path.join(recovered, 'run.sh'), 0o755)
-    await symlink('src/a.ts', path.join(recovered, 'link'))
+    const recovered = driveTree(
+      [
+        { path: 'src', kind: 'dir' },
+        { path: 'src/a.ts', kind: 'file', content: 'changed' },
+        { path: 'same.txt', kind: 'file', content: 'same' },
+        { path: 'run.sh', kind: 'file', content: '#!/bin/sh\n', mode: 0o4755 },
+        { path: 'link', kind: 'symlink', target: 'src/a.ts' },
+        { path: 'pipe', kind: 'other', special: 'fifo' },
+      ],
+      [{ path: 'big.bin', reason: 'larger than 64 bytes' }],
+    )
     await mkdir(path.join(mirror, 'src'))
+    await mkdir(path.join(mirror, 'lost+found'))
     await writeFile(path.join(mirror, 'src/a.ts'), 'original')
     await writeFile(path.join(mirror, 'same.txt'), 'same')
     await writeFile(path.join(mirror, 'run.sh'), '#!/bin/sh\n')
     await writeFile(path.join(mirror, 'deleted.txt'), 'bye')
+    await writeFile(path.join(mirror, 'big.bin'), 'the version the mirror had')
 
-    const set = await diffTrees(recovered, mirror)
+    const set = await diffRecoveredTree(recovered, mirror)
     expect(set.changes.map((c) => `${c.kind} ${c.path}`).sort()).toEqual(
       ['deleted deleted.txt', 'file run.sh', 'file src/a.ts', 'symlink link'].sort(),
     )
+    expect(set.skipped).toEqual([
+      { path: 'big.bin', reason: 'larger than 64 bytes' },
+      { path: 'pipe', reason: 'fifo' },
+    ])
     const result = await applyRecoveredTree(recovered, mirror)
     expect(result.changed).toEqual(['deleted.txt', 'link', 'run.sh', 'src/a.ts'])
     expect(await readFile(path.join(mirror, 'src/a.ts'), 'utf8')).toBe('changed')
-    expect((await lstat(path.join(mirror, 'run.sh'))).mode & 0o777).toBe(0o755)
-    await expect(lstat(path.join(mirror, 'lost+found'))).rejects.toThrow(/ENOENT/)
-    expect((await diffTrees(recovered, mirror)).changes).toEqual([])
+    expect((await lstat(path.join(mirror, 'run.sh'))).mode & 0o7777).toBe(0o755)
+    expect(await readlink(path.join(mirror, 'link'))).toBe('src/a.ts')
+    expect(await readFile(path.join(mirror, 'big.bin'), 'utf8')).toBe('the version the mirror had')
+    expect((await lstat(path.join(mirror, 'lost+found'))).isDirectory()).toBe(true)
+    expect((await diffRecoveredTree(recovered, mirror)).changes).toEqual([])
+  })
+
+  it('never reads the mirror through a link where the drive has a directory', async () => {
+    const mirror = await tempDir()
+    const outside = await tempDir()
+    await writeFile(path.join(outside, 'same.txt'), 'same')
+    await symlink(outside, path.join(mirror, 'dir'))
+    const recovered = driveTree([
+      { path: 'dir', kind: 'dir' },
+      { path: 'dir/same.txt', kind: 'file', content: 'same' },
+    ])
+    const set = await diffRecoveredTree(recovered, mirror)
+    expect(set.changes.map((c) => `${c.kind} ${c.path}`)).toEqual(['dir dir', 'file dir/same.txt'])
+    await applyRecoveredTree(recovered, mirror)
+    expect((await lstat(path.join(mirror, 'dir'))).isDirectory()).toBe(true)
+    expect(await readFile(path.join(mirror, 'dir/same.txt'), 'utf8')).toBe('same')
+    expect(await readFile(path.join(outside, 'same.txt'), 'utf8')).toBe('same')
   })
 })

@@ -1,19 +1,39 @@
-import { mkdir, readdir, rm, rmdir, stat, truncate, writeFile } from 'node:fs/promises'
-import { execa } from 'execa'
+import { mkdir, rm, stat, truncate, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { SafeCoderError } from '../../../shared/errors.js'
 import { treeUsage } from './fs-walk.js'
 import { WORKSPACE_DRIVE_SERIAL } from './init-scripts.js'
-import { findTool, requireTool, runTool } from './tools.js'
+import { requireTool, runTool } from './tools.js'
 
 /**
  * The VM's /workspace is a second ext4 drive, made from the host mirror with `mkfs.ext4 -d`
- * (owners, modes, links and times kept; no mount) and read back with `debugfs rdump` when the
- * VM died before the agent could hand its changes over.
+ * (owners, modes, links and times kept; no mount). When the VM dies before the agent could
+ * hand its changes over, Safe Coder's own reader takes them from it (../ext4/, ../recover.ts).
  */
 
 const MIB = 1024 * 1024
 export const WORKSPACE_LABEL = WORKSPACE_DRIVE_SERIAL
+
+/**
+ * The drive's features, pinned (`-O none,…`) so that no host's mke2fs.conf adds one the
+ * recovery reader refuses (orphan_file, metadata_csum_seed, inline_data, …).
+ */
+export const WORKSPACE_FEATURES = [
+  'has_journal',
+  'ext_attr',
+  'resize_inode',
+  'dir_index',
+  'filetype',
+  'extent',
+  '64bit',
+  'flex_bg',
+  'sparse_super',
+  'large_file',
+  'huge_file',
+  'dir_nlink',
+  'extra_isize',
+  'metadata_csum',
+] as const
 
 export interface WorkspaceDriveOptions {
   /** Smallest drive size (default 1024 MiB). */
@@ -72,6 +92,8 @@ export async function createWorkspaceDrive(
         WORKSPACE_LABEL,
         '-m',
         '0',
+        '-O',
+        `none,${WORKSPACE_FEATURES.join(',')}`,
         // The file is new and sparse, so it already reads as zeros: nothing to initialise.
         '-E',
         'lazy_itable_init=1,lazy_journal_init=1,nodiscard',
@@ -105,63 +127,4 @@ export async function createWorkspaceDrive(
     throw error
   }
   return { sizeBytes: size, contentBytes: usage.blockBytes }
-}
-
-/**
- * Copies a workspace drive's files into `intoDir` (which must be empty or missing) without
- * mounting it: first the journal is replayed (`e2fsck -E journal_only`, so writes the guest
- * committed before it died are not lost), then `debugfs rdump` writes the tree with owners,
- * modes and times. The drive must not be in use by a running VM.
- */
-export async function recoverWorkspaceDrive(
-  drivePath: string,
-  intoDir: string,
-  options: { signal?: AbortSignal } = {},
-): Promise<void> {
-  const debugfs = await requireTool('debugfs', 'to read a workspace drive back')
-  const signal = options.signal === undefined ? {} : { signal: options.signal }
-  await mkdir(intoDir, { recursive: true })
-  if ((await readdir(intoDir)).length > 0) {
-    throw new SafeCoderError('SANDBOX_FAILED', `Cannot recover into ${intoDir}: it is not empty.`)
-  }
-  const e2fsck = await findTool('e2fsck')
-  if (e2fsck !== undefined) {
-    // Exit 1 means "fixed something" (the replay itself); only ≥ 4 is a failure.
-    const result = await execa(e2fsck, ['-E', 'journal_only', '-y', drivePath], {
-      reject: false,
-      stdin: 'ignore',
-      cancelSignal: options.signal,
-    })
-    if ((result.exitCode ?? 8) >= 4) {
-      throw new SafeCoderError(
-        'SANDBOX_FAILED',
-        `Cannot replay the journal of ${drivePath}: ${(result.stderr || result.stdout).trim().split('\n').slice(-2).join(' / ')}`,
-        { hint: `Inspect it by hand: e2fsck -n ${drivePath}` },
-      )
-    }
-  }
-  // rdump of "/" writes the root's entries into intoDir and gives it the root's owner and mode.
-  const { stderr } = await runTool(debugfs, ['-R', `rdump / ${debugfsQuote(intoDir)}`, drivePath], {
-    what: `debugfs rdump ${drivePath}`,
-    ...signal,
-  })
-  const failures = stderr
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('debugfs '))
-  // mkfs.ext4 made it; it was never part of the project. Kept when the guest put files in it.
-  await rmdir(path.join(intoDir, 'lost+found')).catch(() => undefined)
-  if (failures.length > 0) {
-    throw new SafeCoderError(
-      'SANDBOX_FAILED',
-      `debugfs could not recover everything from ${drivePath}: ${failures.slice(0, 3).join(' / ')}`,
-      { data: { failures: failures.slice(0, 20) } },
-    )
-  }
-}
-
-/** A debugfs (libss) command argument: double-quoted, a `"` inside doubled. */
-export function debugfsQuote(arg: string): string {
-  if (arg.includes('\n')) throw new Error(`debugfs cannot take a path with a newline: ${arg}`)
-  return `"${arg.replace(/"/g, '""')}"`
 }

@@ -20,10 +20,7 @@ import {
   readStaticBusybox,
 } from '../../../../src/sandbox/microvm/image/initramfs.js'
 import { rootfsSizeBytes } from '../../../../src/sandbox/microvm/image/rootfs.js'
-import {
-  debugfsQuote,
-  workspaceDriveSize,
-} from '../../../../src/sandbox/microvm/image/workspace-drive.js'
+import { workspaceDriveSize } from '../../../../src/sandbox/microvm/image/workspace-drive.js'
 import { AGENT_SERIAL_NAME, AGENT_VSOCK_PORT } from '../../../../src/sandbox/microvm/types.js'
 import { SafeCoderError } from '../../../../src/shared/errors.js'
 
@@ -142,14 +139,6 @@ describe('sizes', () => {
     expect(await hashTreeContent(tree)).toBe(first)
     await writeFile(path.join(tree, 'main.js'), 'two')
     expect(await hashTreeContent(tree)).not.toBe(first)
-  })
-})
-
-describe('debugfs quoting', () => {
-  it('double-quotes and doubles inner quotes', () => {
-    expect(debugfsQuote('/tmp/a b')).toBe('"/tmp/a b"')
-    expect(debugfsQuote('q"d')).toBe('"q""d"')
-    expect(() => debugfsQuote('a\nb')).toThrow(/newline/)
   })
 })
 
