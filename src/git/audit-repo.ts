@@ -86,8 +86,9 @@ export async function readHead(repo: AuditRepo): Promise<string> {
 
 const queues = new Map<string, Promise<unknown>>()
 
-// Commits of one repository must not interleave: each builds on the HEAD the previous one left.
-export async function serialised<T>(repo: AuditRepo, task: () => Promise<T>): Promise<T> {
+// Commits of one repository must not interleave: each builds on the HEAD the previous one left
+// (a revert too: it also writes into the mirror, which a commit's scan must not see half done).
+export async function serialised<T>(repo: { gitdir: string }, task: () => Promise<T>): Promise<T> {
   const previous = queues.get(repo.gitdir) ?? Promise.resolve()
   const run = previous.then(task, task)
   const settled = run.then(
