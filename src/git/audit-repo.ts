@@ -14,6 +14,8 @@ export interface AuditRepo {
   gitdir: string
   workDir: string
   maxFileBytes: number
+  /** The device the mirror lives on: a file read from another was reached through a link. */
+  dev: number
 }
 
 export interface InitAuditRepoOptions {
@@ -24,7 +26,7 @@ export interface InitAuditRepoOptions {
 
 // Creates (or reopens) the bare gitdir with nothing a git CLI could take from the mirror.
 export async function openAuditRepo(options: InitAuditRepoOptions): Promise<AuditRepo> {
-  const workDir = await existingDir(options.workDir)
+  const { dir: workDir, dev } = await existingDir(options.workDir)
   const gitdir = path.resolve(options.gitdir)
   await mkdir(gitdir, { recursive: true })
   const realGitdir = await realpath(gitdir)
@@ -48,13 +50,19 @@ export async function openAuditRepo(options: InitAuditRepoOptions): Promise<Audi
     )
     await writeFile(path.join(realGitdir, 'description'), 'Safe Coder audit repository\n')
   }
-  return { gitdir: realGitdir, workDir, maxFileBytes: options.maxFileBytes ?? defaultMaxFileBytes }
+  return {
+    gitdir: realGitdir,
+    workDir,
+    maxFileBytes: options.maxFileBytes ?? defaultMaxFileBytes,
+    dev,
+  }
 }
 
-async function existingDir(dir: string): Promise<string> {
+async function existingDir(dir: string): Promise<{ dir: string; dev: number }> {
   try {
     const real = await realpath(path.resolve(dir))
-    if ((await stat(real)).isDirectory()) return real
+    const info = await stat(real)
+    if (info.isDirectory()) return { dir: real, dev: info.dev }
   } catch (error) {
     if (errnoOf(error) !== 'ENOENT' && errnoOf(error) !== 'ENOTDIR') throw error
   }
@@ -86,8 +94,9 @@ export async function readHead(repo: AuditRepo): Promise<string> {
 
 const queues = new Map<string, Promise<unknown>>()
 
-// Commits of one repository must not interleave: each builds on the HEAD the previous one left.
-export async function serialised<T>(repo: AuditRepo, task: () => Promise<T>): Promise<T> {
+// Commits of one repository must not interleave: each builds on the HEAD the previous one left
+// (a revert too: it also writes into the mirror, which a commit's scan must not see half done).
+export async function serialised<T>(repo: { gitdir: string }, task: () => Promise<T>): Promise<T> {
   const previous = queues.get(repo.gitdir) ?? Promise.resolve()
   const run = previous.then(task, task)
   const settled = run.then(

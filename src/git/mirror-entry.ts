@@ -14,6 +14,7 @@ export type SkipReason =
   | 'invalid-utf8'
   | 'vanished'
   | 'path-too-long'
+  | 'other-device'
 
 /** The stat fields that decide whether a file must be read again. */
 export interface StatKey {
@@ -49,6 +50,13 @@ export function fileMode(stats: { mode: number }): GitFileMode {
   return (stats.mode & 0o100) === 0 ? 0o100644 : 0o100755
 }
 
+/** Where a mirror path is read from: the mirror, its device, the size cap. */
+export interface MirrorRoot {
+  workDir: string
+  dev: number
+  maxFileBytes: number
+}
+
 /**
  * Reads one path of the hostile mirror: `lstat` first; a symlink yields its target bytes (never
  * what it points to); a regular file is opened with O_NOFOLLOW|O_NONBLOCK and must still be the
@@ -57,18 +65,25 @@ export function fileMode(stats: { mode: number }): GitFileMode {
  * up to its size at open time. Missing paths (or a parent that is no longer a directory) are
  * 'missing'; permission errors are skips.
  *
+ * Node cannot open a path relative to a directory descriptor, so a parent directory swapped for
+ * a link meanwhile is followed: the sandbox is frozen while its mirror is read (DESIGN.md §1).
+ * As a second line, anything on another device than the mirror is refused ('other-device').
+ *
  * @throws SafeCoderError COPY_FAILED for other I/O failures.
  */
 export async function readMirrorEntry(
-  workDir: string,
+  root: MirrorRoot,
   rel: string,
-  maxFileBytes: number,
   given?: Stats,
 ): Promise<MirrorEntry> {
+  const { workDir, maxFileBytes } = root
   for (let attempt = 0; ; attempt++) {
     try {
       const stats = given ?? (await lstat(path.join(workDir, rel)))
       given = undefined
+      if (stats.dev !== root.dev && !stats.isDirectory()) {
+        return { kind: 'skip', reason: 'other-device' }
+      }
       const entry = await readStatted(workDir, rel, stats, maxFileBytes)
       if (entry !== 'changed') return entry
     } catch (error) {

@@ -92,7 +92,7 @@ export function createMirrorRefresh(
     const cached = getFile(root, rel)
     if (cached !== undefined && !cached.racy && sameStat(cached.stat, stats)) return
     const seenAt = Date.now()
-    const entry = await readMirrorEntry(repo.workDir, rel, repo.maxFileBytes, stats)
+    const entry = await readMirrorEntry(repo, rel, stats)
     if (entry.kind === 'missing') {
       remove(rel)
       return

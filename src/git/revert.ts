@@ -1,5 +1,6 @@
 import { writeBlob, writeCommit } from 'isomorphic-git'
 import { SafeCoderError } from '../shared/errors.js'
+import { serialised } from './audit-repo.js'
 import { parseMessage } from './log-message.js'
 import { headRefName, resolveRevision } from './log-revision.js'
 import { applyMirrorWrites, checkMirrorWrites, type MirrorWrite } from './revert-mirror.js'
@@ -41,10 +42,11 @@ const identity = { name: 'Safe Coder', email: 'safe-coder@localhost' }
  * Undoes a reviewed change as a new commit on HEAD and mirrors it into the work dir, so the
  * sandbox sees it. Conflicts with later changes are refused, never half-applied.
  */
-export async function revertCommit(
-  repo: RepoLocation,
-  options: RevertOptions,
-): Promise<RevertResult> {
+export function revertCommit(repo: RepoLocation, options: RevertOptions): Promise<RevertResult> {
+  return serialised(repo, () => revertNow(repo, options))
+}
+
+async function revertNow(repo: RepoLocation, options: RevertOptions): Promise<RevertResult> {
   const hunk = options.hunk
   if (hunk !== undefined && (!Number.isInteger(hunk.index) || hunk.index < 0)) {
     throw new SafeCoderError('USAGE', `Invalid hunk index ${hunk.index}; hunks count from 0.`)

@@ -64,7 +64,7 @@ export async function takeSnapshot(
       concurrency,
       async ({ rel }) => {
         const seenAt = Date.now()
-        const entry = await readMirrorEntry(repo.workDir, rel, repo.maxFileBytes)
+        const entry = await readMirrorEntry(repo, rel)
         if (entry.kind === 'blob' || entry.kind === 'too-large') {
           const tooLarge = entry.kind === 'too-large'
           if (!tooLarge) options.onRead?.(rel)

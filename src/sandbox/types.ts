@@ -169,6 +169,15 @@ export interface Sandbox {
    * sandbox. Containers see the mirror directly and need nothing.
    */
   syncIn?(paths: string[]): Promise<void>
+  /**
+   * Runs host work on the mirror (a commit's scan, a revert) while nothing the sandbox does can
+   * change the mirror, and resolves with the work's result. A container is frozen (the cgroup
+   * freezer: its processes stop where they are and go on afterwards, so a dev server survives)
+   * and thawed when the work settles, whatever happened; a microVM's mirror is written only by
+   * the host, so its pulls wait instead. Holds may overlap. The work must not use the sandbox:
+   * calls that need it wait until it is thawed.
+   */
+  whileFrozen<T>(work: () => Promise<T>): Promise<T>
   /** Stops and removes the sandbox. Idempotent; never touches the mirror. */
   dispose(): Promise<void>
 }

@@ -182,6 +182,15 @@ export class AgentSession {
   }
 
   /**
+   * Runs host work on this session's mirror (a revert from the dashboard) while its sandbox
+   * cannot change it: background processes live on between tool calls.
+   */
+  holdMirror<T>(work: () => Promise<T>): Promise<T> {
+    const sandbox = this.#sandbox
+    return sandbox === undefined ? work() : sandbox.whileFrozen(work)
+  }
+
+  /**
    * Runs one turn. Resolves with what it did; rejects with the failure (after recording every
    * tool call it made and emitting `turn.finished`).
    */
@@ -570,27 +579,33 @@ export class AgentSession {
     const pulled = (await this.#sandbox?.syncOut?.().catch(() => undefined)) ?? []
     const changes = outcome?.changes ?? { kind: 'scan' as const }
     const repo = await auditRepo(store, this.id, tracking.maxFileBytes)
-    const result = await commitChanges(repo, {
-      message: `${call.tool.name}: ${oneLine(args.trim(), 72 - call.tool.name.length)}`,
-      trailers: {
-        Session: this.id,
-        Call: call.callId,
-        Tool: call.tool.name,
-        Status:
-          outcome === undefined
-            ? `failed (${toErrorInfo(failure).code})`
-            : outcome.isError
-              ? 'error'
-              : 'ok',
-        ...(outcome?.exitCode === undefined ? {} : { Exit: String(outcome.exitCode ?? 'killed') }),
-        Duration: `${durationMs}ms`,
-      },
-      paths: [...(changes.kind === 'paths' ? changes.paths : []), ...pulled],
-      scan: changes.kind === 'scan',
-      allowEmpty: true,
-      // A cancelled turn still records what its last call did.
-      ...(signal.aborted ? {} : { signal }),
-    })
+    // Processes the call left running (a dev server, a hostile loop) are frozen while the mirror
+    // is read: none can swap a directory for a link to a host path under the walk.
+    const result = await this.holdMirror(() =>
+      commitChanges(repo, {
+        message: `${call.tool.name}: ${oneLine(args.trim(), 72 - call.tool.name.length)}`,
+        trailers: {
+          Session: this.id,
+          Call: call.callId,
+          Tool: call.tool.name,
+          Status:
+            outcome === undefined
+              ? `failed (${toErrorInfo(failure).code})`
+              : outcome.isError
+                ? 'error'
+                : 'ok',
+          ...(outcome?.exitCode === undefined
+            ? {}
+            : { Exit: String(outcome.exitCode ?? 'killed') }),
+          Duration: `${durationMs}ms`,
+        },
+        paths: [...(changes.kind === 'paths' ? changes.paths : []), ...pulled],
+        scan: changes.kind === 'scan',
+        allowEmpty: true,
+        // A cancelled turn still records what its last call did.
+        ...(signal.aborted ? {} : { signal }),
+      }),
+    )
     if (result === undefined) return undefined
     this.deps.bus.emit('git.committed', {
       sessionId: this.id,

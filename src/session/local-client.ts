@@ -123,8 +123,11 @@ export class LocalSessionClient implements SessionClient {
   }
 
   async revert(id: string, target: RevertTarget): Promise<{ commit: string }> {
-    const result = await this.#locked(id, () => revertInSession(this.#ctx, id, target))
-    await this.#local(id)?.mirrorChanged(result.changed)
+    const local = this.#local(id)
+    // Our own live session: its sandbox is frozen while the revert writes into the mirror.
+    const hold = local === undefined ? undefined : local.holdMirror.bind(local)
+    const result = await this.#locked(id, () => revertInSession(this.#ctx, id, target, hold))
+    await local?.mirrorChanged(result.changed)
     this.options.bus.emit('git.committed', {
       sessionId: id,
       commit: result.commit,

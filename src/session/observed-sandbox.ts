@@ -6,6 +6,8 @@ import { createId } from '../shared/ids.js'
 /**
  * The session's sandbox as tools see it: every exec (a `bash` call, and the commands behind
  * `glob` and `grep`) is announced on the bus with its streamed output, for the process log.
+ * Everything else passes through unchanged (optional capabilities only where the sandbox has
+ * them).
  */
 export function observeSandbox(sandbox: Sandbox, sessionId: string, bus: Bus<EventMap>): Sandbox {
   const decoder = () => new TextDecoder('utf-8', { fatal: false })
@@ -67,12 +69,12 @@ export function observeSandbox(sandbox: Sandbox, sessionId: string, bus: Bus<Eve
     stat: (path, options) => sandbox.stat(path, options),
     list: (path, options) => sandbox.list(path, options),
     stats: (signal) => sandbox.stats(signal),
-    ...(sandbox.syncOut === undefined
-      ? {}
-      : { syncOut: () => (sandbox.syncOut as () => Promise<string[]>)() }),
+    whileFrozen: (work) => sandbox.whileFrozen(work),
+    ...(sandbox.syncOut === undefined ? {} : { syncOut: sandbox.syncOut.bind(sandbox) }),
     ...(sandbox.takeSkipped === undefined
       ? {}
-      : { takeSkipped: () => sandbox.takeSkipped?.() ?? [] }),
+      : { takeSkipped: sandbox.takeSkipped.bind(sandbox) }),
+    ...(sandbox.syncIn === undefined ? {} : { syncIn: sandbox.syncIn.bind(sandbox) }),
     dispose: () => sandbox.dispose(),
   }
 }

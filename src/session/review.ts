@@ -12,6 +12,7 @@ import { createId } from '../shared/ids.js'
 import type { GitFileMode } from '../shared/manifest.js'
 import { riskFlagsOf } from '../workspace/sync-risk.js'
 import type { FileDiffView, RevertTarget, TimelineCommit } from './client.js'
+import { sandboxLeft } from './left-sandboxes.js'
 import type { SessionStore } from './store.js'
 import { auditRepo, type TrackingOptions } from './workspace-session.js'
 
@@ -99,19 +100,34 @@ function toFileDiffView(d: FileDiff, maxFileBytes: number): FileDiffView {
   }
 }
 
-/** Reverts a commit, some of its files or one hunk as a new commit. The caller holds the lock. */
+/** Runs host work on a live session's mirror while its sandbox cannot change it. */
+export type MirrorHold = <T>(work: () => Promise<T>) => Promise<T>
+
+/**
+ * Reverts a commit, some of its files or one hunk as a new commit, and writes the result into
+ * the mirror. The caller holds the lock; the session's live owner passes `hold` (its sandbox
+ * is frozen meanwhile). Without it, a sandbox the session still records was left by a process
+ * that died and may still be running: nothing is written then.
+ */
 export async function revertInSession(
   ctx: ReviewContext,
   id: string,
   target: RevertTarget,
+  hold?: MirrorHold,
 ): Promise<{ commit: string; changed: string[] }> {
+  const record = await ctx.store.read(id)
+  if (hold === undefined && record.sandboxId !== undefined) {
+    throw sandboxLeft(id, record.sandboxId, 'revert')
+  }
   const repo = await auditRepo(ctx.store, id, ctx.tracking.maxFileBytes)
-  const result = await revertCommit(repo, {
-    commit: target.commit,
-    ...('paths' in target ? { paths: target.paths } : {}),
-    ...('hunk' in target ? { hunk: target.hunk } : {}),
-    trailers: { Session: id, Call: createId('call') },
-  })
+  const revert = () =>
+    revertCommit(repo, {
+      commit: target.commit,
+      ...('paths' in target ? { paths: target.paths } : {}),
+      ...('hunk' in target ? { hunk: target.hunk } : {}),
+      trailers: { Session: id, Call: createId('call') },
+    })
+  const result = await (hold === undefined ? revert() : hold(revert))
   await ctx.store.update(id, (r) => ({ commits: r.commits + 1 }))
   await ctx.store.appendEvent(id, {
     type: 'revert',

@@ -6,13 +6,14 @@ import { serveSessionEvents } from './event-server.js'
 import { observeSandbox } from './observed-sandbox.js'
 import { sandboxNetwork } from './network.js'
 import type { NetworkPolicy } from '../network/types.js'
-import type { SandboxBackend, ExecIO, ExecResult } from '../sandbox/types.js'
+import type { BackendKind, SandboxBackend, ExecIO, ExecResult } from '../sandbox/types.js'
 import { commitChanges, initAuditRepo, snapshot, type AuditRepo } from '../git/index.js'
 import { SafeCoderError, isSafeCoderError } from '../shared/errors.js'
 import { oneLine } from '../shared/format.js'
 import { createId } from '../shared/ids.js'
 import { copyIn, type CopyReport } from '../workspace/copy-in.js'
 import { writeFileAtomic } from '../shared/durable-file.js'
+import { otherKindLeft, removeSessionSandboxes, sandboxLeft } from './left-sandboxes.js'
 import { acquireSessionLock, type SessionLock } from './lock.js'
 import type { SessionPaths } from './paths.js'
 import type { SessionRecord } from './record.js'
@@ -121,6 +122,14 @@ export async function execInSession(options: {
 }): Promise<SessionExecResult> {
   const { store, id, signal, bus } = options
   const { record, paths, lock } = await lockSession(store, id)
+  try {
+    // A sandbox a killed process left may still run; it goes (and what it did is recorded)
+    // before this command's commit reads the mirror.
+    if (record.sandboxId !== undefined) await reclaimSession(options)
+  } catch (error) {
+    await lock.release()
+    throw error
+  }
   const aborter = linkSignals(signal)
   const server =
     bus === undefined
@@ -249,13 +258,12 @@ export async function reclaimSession(options: {
   signal?: AbortSignal
 }): Promise<{ removedSandbox?: string; recovered?: { id: string; changed: number } }> {
   const { store, id, backend, signal } = options
-  let removedSandbox: string | undefined
-  for (const sandbox of await backend.list(signal)) {
-    if (sandbox.sessionId === id) {
-      await backend.remove(sandbox.id, signal)
-      removedSandbox = sandbox.id
-    }
+  const record = await store.read(id)
+  if (record.sandboxId !== undefined && record.backend !== backend.kind) {
+    throw otherKindLeft(record, backend.kind)
   }
+  const removedSandbox = await removeSessionSandboxes(backend, id, signal)
+  // Only now, with no process of the session left, is the mirror still while it is read.
   const repo = await auditRepo(store, id, options.tracking.maxFileBytes)
   const recovered = await commitChanges(repo, {
     message: 'recovered: changes left by an interrupted command',
@@ -263,8 +271,12 @@ export async function reclaimSession(options: {
     scan: true,
   })
   // Counted here, where it is made: every caller (resume, an agent reopening the session) agrees
-  // with the history.
-  if (recovered !== undefined) await store.update(id, (r) => ({ commits: r.commits + 1 }))
+  // with the history. No sandbox runs on the mirror any more.
+  await store.update(id, (r) => ({
+    commits: r.commits + (recovered === undefined ? 0 : 1),
+    sandboxId: undefined,
+    status: r.status === 'active' ? 'stopped' : r.status,
+  }))
   await store.appendEvent(id, {
     type: 'session.resumed',
     removedSandbox: removedSandbox ?? null,
@@ -278,10 +290,23 @@ export async function reclaimSession(options: {
   }
 }
 
-/** Deletes a session's copy, history and transcript; waits for its lock so no one is using it. */
-export async function discardSession(store: SessionStore, id: string): Promise<void> {
-  const { paths, lock } = await lockSession(store, id)
+/**
+ * Deletes a session's copy, history and transcript; waits for its lock so no one is using it.
+ * A sandbox a dead process left on the session goes first (`backendFor` gives the backend of
+ * its kind): a recursive delete with a live process swapping directories for links to host
+ * paths could delete host files.
+ */
+export async function discardSession(
+  store: SessionStore,
+  id: string,
+  backendFor?: (kind: BackendKind) => SandboxBackend,
+): Promise<void> {
+  const { record, paths, lock } = await lockSession(store, id)
   try {
+    if (record.sandboxId !== undefined) {
+      if (backendFor === undefined) throw sandboxLeft(id, record.sandboxId, 'discard')
+      await removeSessionSandboxes(backendFor(record.backend), id)
+    }
     await rm(paths.dir, { recursive: true, force: true })
   } finally {
     await lock.release().catch(() => undefined)

@@ -32,7 +32,6 @@ export type ExecHandler = (
  * it with `onExec`, and every request is recorded in `execs`.
  */
 export class FakeSandbox implements Sandbox {
-  readonly id = 'fake-sandbox'
   readonly kind = 'docker'
   readonly nodes = new Map<string, FakeNode>([[WORKSPACE, { kind: 'dir', mode: 0o777 }]])
   readonly execs: { argv: string[]; req: ExecRequest }[] = []
@@ -40,7 +39,10 @@ export class FakeSandbox implements Sandbox {
     throw new Error(`FakeSandbox: exec not scripted: ${JSON.stringify(argv)}`)
   }
 
-  constructor(files: Record<string, string> = {}) {
+  constructor(
+    files: Record<string, string> = {},
+    readonly id = 'fake-sandbox',
+  ) {
     for (const [name, content] of Object.entries(files)) this.addFile(name, content)
   }
 
@@ -148,6 +150,14 @@ export class FakeSandbox implements Sandbox {
   // eslint-disable-next-line require-yield
   async *stats(): AsyncIterable<ResourceSample> {
     await Promise.resolve()
+  }
+
+  /** Host work it was asked to hold still for; it runs no processes, so nothing is frozen. */
+  frozenHolds = 0
+
+  whileFrozen<T>(work: () => Promise<T>): Promise<T> {
+    this.frozenHolds++
+    return work()
   }
 
   dispose(): Promise<void> {

@@ -7,7 +7,9 @@ import {
   formatUnifiedDiff,
   readLog,
 } from '../../git/index.js'
+import { createBackend } from '../../sandbox/index.js'
 import { revertInSession } from '../../session/review.js'
+import { reclaimSession } from '../../session/workspace-session.js'
 import { readConnections } from '../../session/network.js'
 import { formatBytes, formatDuration } from '../../shared/format.js'
 import { acquireSessionLock } from '../../session/lock.js'
@@ -127,6 +129,17 @@ export const registerReview: RegisterCommand = (program, ctx) => {
       await session.store.read(id)
       const lock = await acquireSessionLock(session.store.paths(id).lockFile, id)
       try {
+        // A sandbox a killed process left may still be changing the mirror: it goes first.
+        const record = await session.store.read(id)
+        if (record.sandboxId !== undefined) {
+          await reclaimSession({
+            store: session.store,
+            id,
+            backend: createBackend(record.backend, session.config, ctx.env),
+            tracking: session.tracking,
+            signal: ctx.signal,
+          })
+        }
         const result = await revertInSession(
           session,
           id,

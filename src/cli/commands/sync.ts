@@ -1,3 +1,4 @@
+import { createBackend } from '../../sandbox/index.js'
 import { acquireSessionLock } from '../../session/lock.js'
 import { discardSession } from '../../session/workspace-session.js'
 import {
@@ -150,7 +151,9 @@ export const registerDiscard: RegisterCommand = (program, ctx) => {
           },
         )
       }
-      await discardSession(session.store, id)
+      await discardSession(session.store, id, (kind) =>
+        createBackend(kind, session.config, ctx.env),
+      )
       println(ctx.stdout, `discarded session ${id}`)
     })
 }

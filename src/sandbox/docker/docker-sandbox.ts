@@ -14,11 +14,13 @@ import type {
   Sandbox,
 } from '../types.js'
 import type { AgentClient } from '../agent-channel/types.js'
+import { FreezeGate } from '../freeze-gate.js'
 import type { ContainerAgent } from './container-agent.js'
 import { sandboxError } from './engine-errors.js'
-import { DEFAULT_MAX_OUTPUT, runEngineExec, type RawExecResult } from './exec.js'
+import { DEFAULT_MAX_OUTPUT, runEngineExec, type ExecStarter, type RawExecResult } from './exec.js'
 import { FILE_STATUS, LIST_SCRIPT, READ_SCRIPT, STAT_SCRIPT, WRITE_SCRIPT } from './file-scripts.js'
 import { parseListing, parseStat } from './file-parse.js'
+import { containerFreezer } from './freeze.js'
 import { streamStats } from './stats.js'
 
 const DEFAULT_MAX_READ = 64 * 1024 * 1024
@@ -27,6 +29,9 @@ const DEFAULT_MAX_READ = 64 * 1024 * 1024
 export class DockerSandbox implements Sandbox {
   readonly id: string
   private disposed: Promise<void> | undefined
+  /** Host work on the mirror pauses the container; execs start only while it is not paused. */
+  private readonly gate: FreezeGate
+  private readonly starter: ExecStarter
 
   constructor(
     readonly kind: BackendKind,
@@ -39,12 +44,14 @@ export class DockerSandbox implements Sandbox {
     private readonly agent?: ContainerAgent,
   ) {
     this.id = container.id
+    this.gate = new FreezeGate(containerFreezer(container, kind === 'podman' ? 'podman' : 'docker'))
+    this.starter = (start) => this.gate.thawed(start)
   }
 
   async exec(req: ExecRequest, io: ExecIO = {}): Promise<ExecResult> {
     const argv = typeof req.command === 'string' ? ['/bin/sh', '-c', req.command] : req.command
     if (argv.length === 0) throw new SafeCoderError('USAGE', 'Cannot run an empty command.')
-    const agent = await this.agent?.get()
+    const agent = await this.agentClient()
     if (agent !== undefined) return this.agentExec(agent, { ...req, command: argv }, io)
     const raw = await runEngineExec(
       this.container,
@@ -59,6 +66,7 @@ export class DockerSandbox implements Sandbox {
         maxOutputBytes: req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT,
       },
       io,
+      this.starter,
     )
     return { ...raw, stdout: raw.stdout.toString('utf8'), stderr: raw.stderr.toString('utf8') }
   }
@@ -119,6 +127,10 @@ export class DockerSandbox implements Sandbox {
 
   stats(signal: AbortSignal): AsyncIterable<ResourceSample> {
     return streamStats(this.container, signal)
+  }
+
+  whileFrozen<T>(work: () => Promise<T>): Promise<T> {
+    return this.gate.frozen(work)
   }
 
   dispose(): Promise<void> {
@@ -184,7 +196,7 @@ export class DockerSandbox implements Sandbox {
   private async viaAgent<T>(
     op: (agent: AgentClient) => Promise<T>,
   ): Promise<{ value: T } | undefined> {
-    const agent = await this.agent?.get()
+    const agent = await this.agentClient()
     if (agent === undefined) return undefined
     try {
       return { value: await op(agent) }
@@ -193,6 +205,12 @@ export class DockerSandbox implements Sandbox {
       await this.assertRunning(error)
       return undefined
     }
+  }
+
+  /** The agent, started (an exec) only while the container is not frozen. */
+  private agentClient(): Promise<AgentClient | undefined> {
+    const agent = this.agent
+    return agent === undefined ? Promise.resolve(undefined) : this.gate.thawed(() => agent.get())
   }
 
   /**
@@ -240,6 +258,7 @@ export class DockerSandbox implements Sandbox {
         maxOutputBytes,
       },
       signal === undefined ? {} : { signal },
+      this.starter,
     )
   }
 

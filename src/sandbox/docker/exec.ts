@@ -23,6 +23,14 @@ export interface EngineExecRequest {
   maxOutputBytes: number
 }
 
+/**
+ * Runs the part of an exec that the engine refuses while the container is paused (creating and
+ * starting it); a sandbox passes its freeze gate's `thawed` here.
+ */
+export type ExecStarter = <T>(start: () => Promise<T>) => Promise<T>
+
+const startNow: ExecStarter = (start) => start()
+
 export interface RawExecResult {
   exitCode: number | null
   stdout: Buffer
@@ -42,26 +50,34 @@ export async function runEngineExec(
   container: Docker.Container,
   req: EngineExecRequest,
   io: ExecIO = {},
+  starter: ExecStarter = startNow,
 ): Promise<RawExecResult> {
   const started = performance.now()
   const hasStdin = req.stdin !== undefined
-  let exec: Docker.Exec
-  let stream: Duplex
+  let attached: { exec: Docker.Exec; stream: Duplex }
   try {
-    exec = await container.exec({
-      Cmd: req.argv,
-      AttachStdin: hasStdin,
-      AttachStdout: true,
-      AttachStderr: true,
-      Tty: false,
-      WorkingDir: req.cwd,
-      User: req.user,
-      Env: Object.entries({ ...req.env, SAFE_CODER_EXEC: req.execId }).map(([k, v]) => `${k}=${v}`),
+    attached = await starter(async () => {
+      const created = await container.exec({
+        Cmd: req.argv,
+        AttachStdin: hasStdin,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+        WorkingDir: req.cwd,
+        User: req.user,
+        Env: Object.entries({ ...req.env, SAFE_CODER_EXEC: req.execId }).map(
+          ([k, v]) => `${k}=${v}`,
+        ),
+      })
+      return {
+        exec: created,
+        stream: await created.start({ hijack: true, stdin: hasStdin, Tty: false }),
+      }
     })
-    stream = await exec.start({ hijack: true, stdin: hasStdin, Tty: false })
   } catch (error) {
     throw sandboxError(container.id, `starting \`${req.argv.join(' ')}\``, error)
   }
+  const { exec, stream } = attached
 
   const stdout = new CappedBuffer(req.maxOutputBytes)
   const stderr = new CappedBuffer(req.maxOutputBytes)
@@ -87,7 +103,7 @@ export async function runEngineExec(
   let killing: Promise<void> | undefined
   let grace: NodeJS.Timeout | undefined
   const kill = (): void => {
-    killing ??= killExec(container, req.execId, req.user).then(() => {
+    killing ??= killExec(container, req.execId, req.user, starter).then(() => {
       // Everything is dead; a stream still open now would never close by itself.
       grace = setTimeout(() => stream.destroy(), KILL_GRACE_MS)
     })
@@ -195,16 +211,23 @@ async function assertRunning(container: Docker.Container, req: EngineExecRequest
  * cannot start (a fork bomb holding every pid), restarts the container as the last resort:
  * the mirror survives, the runaway processes do not.
  */
-async function killExec(container: Docker.Container, execId: string, user: string): Promise<void> {
+async function killExec(
+  container: Docker.Container,
+  execId: string,
+  user: string,
+  starter: ExecStarter,
+): Promise<void> {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const killer = await container.exec({
-        Cmd: ['/bin/sh', '-c', KILL_SCRIPT, 'safe-coder-kill', execId],
-        AttachStdout: true,
-        AttachStderr: true,
-        User: user,
+      const { killer, stream } = await starter(async () => {
+        const created = await container.exec({
+          Cmd: ['/bin/sh', '-c', KILL_SCRIPT, 'safe-coder-kill', execId],
+          AttachStdout: true,
+          AttachStderr: true,
+          User: user,
+        })
+        return { killer: created, stream: await created.start({ hijack: true, stdin: false }) }
       })
-      const stream = await killer.start({ hijack: true, stdin: false })
       stream.resume()
       const done = new AbortController()
       await Promise.race([

@@ -14,6 +14,7 @@ import type {
   ResourceSample,
   Sandbox,
 } from '../types.js'
+import { FreezeGate } from '../freeze-gate.js'
 import { isDriveRefusal } from './ext4/index.js'
 import { applyToMirror } from './mirror-apply.js'
 import type { VmHandle } from './types.js'
@@ -52,7 +53,16 @@ export class MicrovmSandbox implements Sandbox {
   readonly warning: string | undefined
   #disposed: Promise<void> | undefined
   #gone: SafeCoderError | undefined
-  #pulling: Promise<string[]> | undefined
+  /** The host's own mirror work for the guest (pulls, pushes): one at a time, in order. */
+  #mirrorQueue: Promise<unknown> = Promise.resolve()
+  /**
+   * Only the host writes this mirror, so nothing needs freezing: a hold (a commit, a revert)
+   * waits for the pull or push under way, and the next one waits for the hold.
+   */
+  readonly #gate = new FreezeGate({
+    freeze: () => Promise.resolve(false),
+    thaw: () => Promise.resolve(),
+  })
   /** Paths the pulls left in the guest, with why (see `takeSkipped`). */
   readonly #skipped = new Map<string, string>()
 
@@ -120,9 +130,7 @@ export class MicrovmSandbox implements Sandbox {
 
   /** Pulls what changed in the guest since the last pull into the host mirror. */
   syncOut(): Promise<string[]> {
-    // One pull at a time: two would race on the same mirror paths.
-    const run = async (): Promise<string[]> => {
-      await this.#pulling?.catch(() => undefined)
+    return this.#mirrorTurn(async () => {
       this.#assertLive()
       const set = await this.#call(() => this.options.agent.changes())
       for (const s of set.skipped) this.#skipped.set(s.path, s.reason)
@@ -130,10 +138,7 @@ export class MicrovmSandbox implements Sandbox {
         this.options.agent.pull(paths, onFile, { maxFileBytes: MAX_PULL_BYTES }),
       )
       return changed
-    }
-    const pulling = run()
-    this.#pulling = pulling
-    return pulling
+    })
   }
 
   takeSkipped(): { path: string; reason: string }[] {
@@ -143,9 +148,15 @@ export class MicrovmSandbox implements Sandbox {
   }
 
   async syncIn(paths: string[]): Promise<void> {
-    for (const rel of paths) {
-      await this.#call(() => pushPath(this.options.mirrorDir, rel, this.options.agent))
-    }
+    await this.#mirrorTurn(async () => {
+      for (const rel of paths) {
+        await this.#call(() => pushPath(this.options.mirrorDir, rel, this.options.agent))
+      }
+    })
+  }
+
+  whileFrozen<T>(work: () => Promise<T>): Promise<T> {
+    return this.#gate.frozen(work)
   }
 
   async *stats(signal: AbortSignal): AsyncIterable<ResourceSample> {
@@ -222,6 +233,14 @@ export class MicrovmSandbox implements Sandbox {
         )
       throw error
     }
+  }
+
+  // Two pulls (or a pull and a push) at once would race on the same mirror paths, and a pull
+  // during a hold could swap a directory for a link under the host's walk or write.
+  #mirrorTurn<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#mirrorQueue.then(() => this.#gate.thawed(task))
+    this.#mirrorQueue = run.catch(() => undefined)
+    return run
   }
 
   #assertLive(): void {

@@ -1,50 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import { isProcessAlive, reapOrphans } from '../../../src/sandbox/gc.js'
-import type {
-  ImageInfo,
-  ProbeResult,
-  Sandbox,
-  SandboxBackend,
-  SandboxInfo,
-} from '../../../src/sandbox/types.js'
+import { FakeBackend, sandboxInfo } from '../../helpers/fake-backend.js'
 
-/** A backend that only lists and removes: what gc needs. */
-class ListingBackend implements SandboxBackend {
-  readonly kind = 'docker' as const
-  removed: string[] = []
-  constructor(private readonly sandboxes: SandboxInfo[]) {}
-  probe(): Promise<ProbeResult> {
-    return Promise.resolve({ kind: 'docker', available: true, summary: 'fake', details: {} })
-  }
-  create(): Promise<Sandbox> {
-    return Promise.reject(new Error('not used'))
-  }
-  list(): Promise<SandboxInfo[]> {
-    return Promise.resolve(this.sandboxes.filter((s) => !this.removed.includes(s.id)))
-  }
-  remove(id: string): Promise<void> {
-    this.removed.push(id)
-    return Promise.resolve()
-  }
-  imageStatus(): Promise<ImageInfo> {
-    return Promise.resolve({ image: 'x', present: true })
-  }
-}
-
-const info = (id: string, ownerPid: number, ownerHost = 'here'): SandboxInfo => ({
-  id,
-  kind: 'docker',
-  sessionId: `s-${id}`,
-  ownerPid,
-  ownerHost,
-  createdAt: 0,
-  projectPath: '/p',
-  state: 'running',
-})
+const info = (id: string, ownerPid: number, ownerHost = 'here') =>
+  sandboxInfo(id, `s-${id}`, ownerPid, ownerHost)
 
 describe('reapOrphans', () => {
   it('removes sandboxes of dead owners on this host and keeps the rest, saying why', async () => {
-    const backend = new ListingBackend([
+    const backend = new FakeBackend([
       info('dead', 10),
       info('alive', 11),
       info('elsewhere', 10, 'other-host'),
@@ -59,7 +22,7 @@ describe('reapOrphans', () => {
   })
 
   it('removes nothing on a dry run', async () => {
-    const backend = new ListingBackend([info('dead', 10)])
+    const backend = new FakeBackend([info('dead', 10)])
     const result = await reapOrphans(backend, { host: 'here', isAlive: () => false, dryRun: true })
     expect(result.removed).toHaveLength(1)
     expect(backend.removed).toEqual([])

@@ -1,0 +1,73 @@
+import type Docker from 'dockerode'
+import { sleep } from '../../shared/abort.js'
+import { SafeCoderError } from '../../shared/errors.js'
+import type { Freezer } from '../freeze-gate.js'
+import { engineMessage, isGone, statusOf } from './engine-errors.js'
+
+/**
+ * Freezing a container through the Engine API: `pause` puts every process of it in the cgroup
+ * freezer (they stop where they are, keep their state and go on after `unpause`; a dev server
+ * only sees a short stall). A container that is gone or stopped runs nothing, so there is
+ * nothing to freeze; one that someone else paused is left paused.
+ */
+export function containerFreezer(
+  container: Docker.Container,
+  engine: 'docker' | 'podman',
+): Freezer {
+  return {
+    async freeze() {
+      try {
+        await container.pause()
+        return true
+      } catch (error) {
+        if (statusOf(error) === 404) return false
+        if (statusOf(error) === 409) {
+          const state = await container.inspect().then(
+            (info) => info.State,
+            (failure: unknown) => {
+              if (statusOf(failure) === 404) return undefined
+              throw freezeError(container.id, engine, failure)
+            },
+          )
+          if (state === undefined || !state.Running || state.Paused) return false
+        }
+        throw freezeError(container.id, engine, error)
+      }
+    },
+    async thaw() {
+      let failure: unknown
+      for (let attempt = 0; attempt < 3; attempt++) {
+        if (attempt > 0) await sleep(100 * attempt)
+        try {
+          await container.unpause()
+          return
+        } catch (error) {
+          // Removed, stopped or not paused any more: nothing of it is frozen.
+          if (isGone(error)) return
+          failure = error
+        }
+      }
+      throw new SafeCoderError(
+        'SANDBOX_FAILED',
+        `Cannot thaw sandbox ${container.id.slice(0, 12)} after Safe Coder worked on its workspace: ${engineMessage(failure)}.`,
+        {
+          hint: `Its processes stay frozen until it is unpaused: run \`${engine} unpause ${container.id.slice(0, 12)}\`, or end the session.`,
+          cause: failure,
+          data: { sandboxId: container.id },
+        },
+      )
+    },
+  }
+}
+
+function freezeError(id: string, engine: 'docker' | 'podman', cause: unknown): SafeCoderError {
+  return new SafeCoderError(
+    'SANDBOX_FAILED',
+    `Cannot freeze sandbox ${id.slice(0, 12)} to work on its workspace: ${engineMessage(cause)}.`,
+    {
+      hint: `Safe Coder pauses the sandbox (\`${engine} pause\`) while it records or reverts its files, so no process in it can swap them meanwhile. Check that the engine can pause containers (rootless Podman needs cgroup v2), or use another backend.`,
+      cause,
+      data: { sandboxId: id },
+    },
+  )
+}
