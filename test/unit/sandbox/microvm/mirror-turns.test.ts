@@ -88,7 +88,7 @@ describe("a microVM's mirror work", () => {
       user: { uid: 1000, gid: 1000 },
       env: {},
       memoryLimitBytes: 1,
-      release: () => Promise.resolve([]),
+      release: () => Promise.resolve({ changed: [], skipped: [] }),
     })
     const pulling = sandbox.syncOut()
     await started.opened
