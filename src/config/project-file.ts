@@ -45,7 +45,7 @@ export async function loadProjectFile(
   }
   if (found.script && !trusted) throw scriptError(found, changedSince)
   const origin = { kind: 'file', path: found.file } as const
-  const raw = found.script ? await runScript(found.file) : found.raw
+  const raw = found.parse === undefined ? await runScript(found.file) : found.parse()
   const ruled = applyProjectRules(found.file, validateLayer(raw, origin), baseline, {
     trusted,
     projectDir: found.directory,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Stats } from 'node:fs'
 import { constants } from 'node:fs'
-import { lstat, open, realpath } from 'node:fs/promises'
+import { lstat, open, realpath, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { errnoOf, SafeCoderError } from '../shared/errors.js'
 import { plantingRisks, type FileOwner } from './file-safety.js'
@@ -35,10 +35,13 @@ export interface FoundProjectFile {
   realFile: string
   /** The directory it was found in: `safe-coder trust` takes it. */
   directory: string
-  /** JavaScript: executing it is the only way to read it. */
+  /** JavaScript: only executing it would read it. */
   script: boolean
-  /** Its values, parsed from the bytes read; undefined for a script (not run yet). */
-  raw: unknown
+  /**
+   * Its values, parsed from the bytes read (call it only once the file passed its checks);
+   * undefined for JavaScript, which only executing it can read.
+   */
+  parse: (() => unknown) | undefined
   /** sha256 of what it configures: its bytes, or for package.json its `safecoder` value. */
   digest: string
   /** Why another user could have planted it (file-safety.ts); empty when none. */
@@ -102,31 +105,46 @@ export async function readCandidate(
     throw unreadable(file, errno, error)
   }
   let stats: Stats
-  let content: string
+  let bytes: Buffer
   try {
     stats = await handle.stat()
     if (!stats.isFile()) throw notAFile(file)
-    if (stats.size > maxConfigBytes) throw tooLarge(file, stats.size)
-    content = await handle.readFile('utf8')
+    // Read to a bound, not to EOF: the file may still be growing.
+    bytes = await readAtMost(handle, maxConfigBytes + 1)
+    if (bytes.length > maxConfigBytes) throw tooLarge(file)
   } finally {
     await handle.close()
   }
+  const content = bytes.toString('utf8')
   const realFile = await realpath(file)
   const script = scriptExtensions.has(path.extname(file))
-  let raw: unknown
+  let parse: (() => unknown) | undefined
   let digested = content
   if (path.basename(file) === 'package.json') {
     const pkg = parseConfigText(file, '.json', content)
     // A package.json without a `safecoder` key is not a config file: the search goes on.
     if (typeof pkg !== 'object' || pkg === null || !('safecoder' in pkg)) return undefined
-    raw = pkg.safecoder
-    digested = JSON.stringify(raw)
+    const value = pkg.safecoder
+    parse = () => value
+    digested = JSON.stringify(value)
   } else if (!script) {
-    raw = parseConfigText(file, path.extname(file), content)
+    parse = () => parseConfigText(file, path.extname(file), content)
   }
   const risks = await plantingRisks(stats, [directory, path.dirname(realFile)], owner)
   const digest = createHash('sha256').update(digested).digest('hex')
-  return { file, realFile, directory, script, raw, digest, risks }
+  return { file, realFile, directory, script, parse, digest, risks }
+}
+
+async function readAtMost(handle: FileHandle, limit: number): Promise<Buffer> {
+  const buffer = Buffer.alloc(limit)
+  let length = 0
+  for (;;) {
+    const { bytesRead } = await handle.read(buffer, length, limit - length, length)
+    if (bytesRead === 0) break
+    length += bytesRead
+    if (length === limit) break
+  }
+  return buffer.subarray(0, length)
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -154,10 +172,10 @@ function notAFile(file: string): SafeCoderError {
   )
 }
 
-function tooLarge(file: string, size: number): SafeCoderError {
+function tooLarge(file: string): SafeCoderError {
   return new SafeCoderError(
     'CONFIG_INVALID',
-    `Invalid configuration in ${file}: it is ${size} bytes, more than a config file can be (${maxConfigBytes}).`,
-    { hint: 'Remove it, or keep only the settings in it.', data: { file, size } },
+    `Invalid configuration in ${file}: it is larger than a config file can be (${maxConfigBytes} bytes).`,
+    { hint: 'Remove it, or keep only the settings in it.', data: { file } },
   )
 }

@@ -182,4 +182,19 @@ describe('a project file another user could have planted', () => {
       /not a regular file/,
     )
   })
+
+  it('is not read past a config file’s size, nor parsed before its checks', async () => {
+    const dirs = await makeConfigDirs()
+    const file = path.join(dirs.project, '.safecoderrc.toml')
+    await dirs.write(file, `# ${'x'.repeat(4 * 1024 * 1024)}\n`)
+    await expect(loadConfig({ cwd: dirs.project, env: dirs.env })).rejects.toThrow(
+      /larger than a config file can be/,
+    )
+    // A planted file is refused as planted, whatever it holds.
+    await dirs.write(file, '[docker\n')
+    await chmod(dirs.project, 0o777)
+    await expect(loadConfig({ cwd: dirs.project, env: dirs.env })).rejects.toThrow(
+      /Refusing the project config file/,
+    )
+  })
 })
