@@ -23,7 +23,7 @@ import {
 import { resolveNetworkPolicy } from '../session/network.js'
 import type { NetworkPolicy } from '../network/types.js'
 import { println } from './context.js'
-import { openSessionContext, type SessionContext } from './session-context.js'
+import { openSessionContext, sessionProjectDir, type SessionContext } from './session-context.js'
 
 /** Options of the commands that run the agent (`chat`, `run`). */
 export interface AgentOptions extends CommonOptions, NetworkOptions {
@@ -83,6 +83,7 @@ export async function openAgentContext(
   ctx: CliContext,
   options: AgentOptions,
   approval: { interactive: boolean; yes: boolean },
+  projectDirs: readonly string[],
 ): Promise<AgentContext> {
   const provider =
     options.demo === true || options.demoScript !== undefined ? 'demo' : options.provider
@@ -94,7 +95,7 @@ export async function openAgentContext(
     }
   }
   if (options.model !== undefined) flags['llm.model'] = { value: options.model, flag: '--model' }
-  const session = await openSessionContext(ctx, options, flags)
+  const session = await openSessionContext(ctx, options, flags, projectDirs)
   const { config } = session
   const demoScript =
     options.demoScript === undefined ? undefined : await readDemoScript(ctx, options.demoScript)
@@ -136,6 +137,7 @@ export async function openAgentContext(
     bus,
     backend,
     tracking: session.tracking,
+    projectTracking: session.projectTracking,
     model: makeModel,
     tools: builtinTools,
     settings,
@@ -156,6 +158,21 @@ async function readDemoScript(ctx: CliContext, file: string): Promise<DemoScript
     )
   }
   return parseDemoScript(text, file)
+}
+
+/**
+ * The projects whose configuration an agent command runs with: configuration follows the
+ * project, so it is `paths`' own (resolved against the working directory), or when there are
+ * none, the project of the session being continued.
+ */
+export async function agentProjectDirs(
+  ctx: CliContext,
+  paths: readonly string[],
+  session: string | undefined,
+): Promise<string[]> {
+  if (paths.length > 0) return paths.map((p) => path.resolve(ctx.cwd, p))
+  if (session !== undefined) return [await sessionProjectDir(ctx, session)]
+  return [ctx.cwd]
 }
 
 /** The one --path of `run` and `chat` (the dashboard takes several). */

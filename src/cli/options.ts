@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander'
 import { loadConfig, type LoadedConfig } from '../config/index.js'
-import type { CliContext } from './context.js'
+import { println, type CliContext } from './context.js'
 
 /** Options every sandbox-using command takes. */
 export interface CommonOptions {
@@ -19,11 +19,27 @@ export function withCommonOptions(command: Command): Command {
     )
 }
 
-/** The merged configuration with the command's flags on top. */
-export function loadCommandConfig(
+/**
+ * The merged configuration of `projectDir` (default: the working directory) with the command's
+ * flags on top; what a trusted project file was let do is printed as a warning.
+ */
+export async function loadCommandConfig(
   ctx: CliContext,
   options: CommonOptions,
   extraFlags: Record<string, { value: unknown; flag: string }> = {},
+  projectDir?: string,
+): Promise<LoadedConfig> {
+  const loaded = await readCommandConfig(ctx, options, extraFlags, projectDir)
+  printConfigWarnings(ctx, loaded)
+  return loaded
+}
+
+/** `loadCommandConfig` without printing (where stderr belongs to a full-screen dashboard). */
+export function readCommandConfig(
+  ctx: CliContext,
+  options: CommonOptions,
+  extraFlags: Record<string, { value: unknown; flag: string }> = {},
+  projectDir?: string,
 ): Promise<LoadedConfig> {
   const flags: Record<string, { value: unknown; flag: string }> = { ...extraFlags }
   if (options.backend !== undefined)
@@ -32,8 +48,14 @@ export function loadCommandConfig(
     cwd: ctx.cwd,
     env: ctx.env,
     flags,
+    ...(projectDir === undefined ? {} : { projectDir }),
     ...(options.config === undefined ? {} : { configFile: options.config }),
   })
+}
+
+/** A trusted project file widening the user's settings is never silent. */
+export function printConfigWarnings(ctx: CliContext, loaded: LoadedConfig): void {
+  for (const warning of loaded.warnings) println(ctx.stderr, `safe-coder: WARNING: ${warning}`)
 }
 
 /** Options of the commands that start sandboxes (`exec`, `run`, `chat`, `tui`). */

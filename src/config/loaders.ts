@@ -26,6 +26,25 @@ export const configLoaders: Loaders = {
   noExt: loadRc,
 }
 
+// The same parsers by extension, `''` being `.safecoderrc`'s.
+const dataParsers: Record<string, (file: string, content: string) => unknown> = {
+  '.toml': loadToml,
+  '.json': loadJson,
+  '.yaml': loadYaml,
+  '.yml': loadYaml,
+  '': loadRc,
+}
+
+/**
+ * Parses a data-format config file's text by its extension (`''` for `.safecoderrc`), with the
+ * same syntax errors as the loaders. Scripts are not data: they have no parser here.
+ */
+export function parseConfigText(file: string, extension: string, content: string): unknown {
+  const parse = dataParsers[extension]
+  if (parse === undefined) throw new Error(`no parser for ${extension} config files`)
+  return parse(file, content)
+}
+
 function loadToml(file: string, content: string): unknown {
   try {
     return parseToml(content)

@@ -31,7 +31,14 @@ export function formatConfigReport(loaded: LoadedConfig): string {
   const lines =
     loaded.files.length === 0
       ? ['# No configuration file was read: values are defaults, environment variables or flags.']
-      : ['# Configuration files, lowest precedence first:', ...loaded.files.map((f) => `#   ${f}`)]
+      : [
+          '# Configuration files, lowest precedence first:',
+          ...loaded.files.map((f) =>
+            f === loaded.project?.file && loaded.project.trusted
+              ? `#   ${f}  (trusted with \`safe-coder trust\`: it may widen your settings)`
+              : `#   ${f}`,
+          ),
+        ]
   lines.push('# Precedence: default < user file < project file < environment < flag')
   const bySection = new Map<string, ConfigLeaf[]>()
   for (const leaf of configLeaves())

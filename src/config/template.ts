@@ -1,4 +1,5 @@
 import { apiKeyVariables, envBindings } from './env.js'
+import { describeRule, keyRule } from './key-rules.js'
 import type { Config } from './schema.js'
 import { configLeaves, defaultConfig, describeExpected, type ConfigLeaf } from './schema-info.js'
 import { formatTomlEntry } from './toml-value.js'
@@ -39,7 +40,7 @@ const keyDocs: KeyDocs = {
       example: 'runsc',
     },
     socket: {
-      text: 'Engine API endpoint: a socket path or a unix://, tcp:// or npipe:// URL. Not set: the standard sockets are probed. User file, --config, env or flag only (never a project file).',
+      text: 'Engine API endpoint: a socket path or a unix://, tcp:// or npipe:// URL. Not set: the standard sockets are probed.',
       example: 'unix:///run/user/1000/docker.sock',
     },
     read_only_root: 'Mount the root filesystem read-only; /workspace and /tmp stay writable.',
@@ -48,10 +49,8 @@ const keyDocs: KeyDocs = {
       '"auto" runs exec and file operations through Safe Coder\'s agent inside its own sandbox image (much faster than an Engine-API exec per call); "off" always uses Engine-API exec.',
   },
   vm: {
-    firecracker_bin:
-      'Firecracker binary: a name looked up on PATH, or a path. User file, --config or flag only (never a project file).',
-    qemu_bin:
-      'QEMU binary: a name looked up on PATH, or a path. User file, --config or flag only (never a project file).',
+    firecracker_bin: 'Firecracker binary: a name looked up on PATH, or a path.',
+    qemu_bin: 'QEMU binary: a name looked up on PATH, or a path.',
     kernel_image: {
       text: 'Guest kernel (an uncompressed ELF vmlinux) in place of the built one; the built initramfs loads its own modules, so this kernel must have virtio-mmio, virtio-blk, virtio-console, vsock, ext4 and overlay built in. Not set: the one `safe-coder image build --vm` made.',
       example: '/var/lib/safe-coder/vmlinux',
@@ -83,7 +82,7 @@ const keyDocs: KeyDocs = {
       example: 'sk-...',
     },
     base_url: {
-      text: 'Endpoint of an OpenAI-compatible server (OpenRouter, vLLM, LM Studio, llama.cpp) or of Ollama. User file, --config, env or flag only (never a project file).',
+      text: 'Endpoint of an OpenAI-compatible server (OpenRouter, vLLM, LM Studio, llama.cpp) or of Ollama.',
       example: 'https://openrouter.ai/api/v1',
     },
     max_tokens: 'Most tokens the model may produce in one response.',
@@ -103,9 +102,9 @@ const keyDocs: KeyDocs = {
       "Characters of a tool's output the model sees; the rest is cut with a marker.",
   },
   network: {
-    mode: '"none": no network at all; "allowlist": only `allow` hosts, through a proxy that logs every connection; "open": unrestricted (said loudly everywhere). User file, --config, env or flag only (never a project file).',
+    mode: '"none": no network at all; "allowlist": only `allow` hosts, through a proxy that logs every connection; "open": unrestricted (said loudly everywhere).',
     allow:
-      'Hosts the sandbox may reach in "allowlist" mode: "pkgs.example.com", "*.example.org", "10.1.2.3:8080", or a preset: "preset:npm", "preset:pypi", "preset:crates", "preset:go", "preset:debian". User file, --config or flag only (never a project file).',
+      'Hosts the sandbox may reach in "allowlist" mode: "pkgs.example.com", "*.example.org", "10.1.2.3:8080", or a preset: "preset:npm", "preset:pypi", "preset:crates", "preset:go", "preset:debian".',
     deny: 'Hosts refused even when `allow` (or "open") would let them through. Same forms.',
   },
 
@@ -132,8 +131,9 @@ const header = [
   '',
   'Files, lowest precedence first:',
   '  ~/.config/safe-coder/config.toml  for every project ($XDG_CONFIG_HOME/safe-coder/config.toml)',
-  '  .safecoderrc.toml                 for one project; searched from the working directory up to',
-  '                                    the git root (.json, .yaml and safecoder.config.js work too)',
+  '  .safecoderrc.toml                 for one project: in its directory or up to its git root',
+  '                                    (.json, .yaml, package.json#safecoder work too). It may only',
+  '                                    narrow the user file: see each key, and docs/config.md',
   'Environment variables and command-line flags override both files.',
   '',
   'A commented-out "key = value" line shows the default (or, for keys with no default, an',
@@ -173,7 +173,12 @@ function keyLines(leaf: ConfigLeaf, defaultValue: unknown): string[] {
   const example = typeof doc === 'string' ? undefined : doc.example
   const value = emptyTable && example !== undefined ? example : (defaultValue ?? example)
   if (value === undefined) throw new Error(`config key ${leaf.path} has no default and no example`)
-  const notes = [`${text} Type: ${describeExpected(leaf.node)}.`, environmentNote(leaf.path)]
+  const rule = keyRule(leaf.section, leaf.key)
+  const notes = [
+    `${text} Type: ${describeExpected(leaf.node)}.`,
+    rule === undefined ? '' : describeRule(rule),
+    environmentNote(leaf.path),
+  ]
   const entry = formatTomlEntry(leaf.key, value, width - 2).map((line) => `# ${line}`)
   return [...wrapComment(notes.filter((n) => n !== '').join(' ')), ...entry]
 }

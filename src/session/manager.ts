@@ -17,6 +17,11 @@ export interface SessionManagerOptions {
   bus: Bus<EventMap>
   backend: SandboxBackend
   tracking: TrackingOptions
+  /**
+   * The tracking options of a new session's project (its own `[workspace] exclude`); it may
+   * refuse a project this process cannot run as it asks. Absent: `tracking` for every project.
+   */
+  projectTracking?: (projectDir: string) => Promise<TrackingOptions>
   /** The model for a new or reopened session (each session may get its own instance). */
   model: () => ChatModel
   tools: Tool[]
@@ -38,7 +43,9 @@ export class SessionManager {
     projectDir: string,
     signal?: AbortSignal,
   ): Promise<{ session: AgentSession; copied: CopyReport }> {
-    const { store, backend, tracking, bus } = this.options
+    const { store, backend, bus, projectTracking } = this.options
+    const tracking =
+      projectTracking === undefined ? this.options.tracking : await projectTracking(projectDir)
     const { record, copied } = await createWorkspaceSession({
       store,
       projectDir,

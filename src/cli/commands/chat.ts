@@ -6,6 +6,7 @@ import { isSafeCoderError, toErrorInfo } from '../../shared/errors.js'
 import { formatPlan, formatSyncResult } from '../../workspace/sync.js'
 import { writingActions } from '../../workspace/sync-types.js'
 import {
+  agentProjectDirs,
   openAgentContext,
   singlePath,
   withAgentOptions,
@@ -50,7 +51,13 @@ export const registerChat: RegisterCommand = (program, ctx) => {
         })
         return
       }
-      const agent = await openAgentContext(ctx, options, { interactive: true, yes: false })
+      const paths = options.session === undefined ? [singlePath(options.path)] : []
+      const agent = await openAgentContext(
+        ctx,
+        options,
+        { interactive: true, yes: false },
+        await agentProjectDirs(ctx, paths, options.session),
+      )
       const session =
         options.session === undefined
           ? (

@@ -1,3 +1,4 @@
+import path from 'node:path'
 import type { Command } from 'commander'
 import {
   configReportJson,
@@ -10,6 +11,7 @@ import {
 } from '../../config/index.js'
 import { SafeCoderError } from '../../shared/errors.js'
 import { println, type CliContext } from '../context.js'
+import { printConfigWarnings } from '../options.js'
 import type { RegisterCommand } from './index.js'
 
 interface ConfigOptions {
@@ -27,9 +29,18 @@ export const registerConfig: RegisterCommand = (program, ctx) => {
     .command('show')
     .description('Print every key with its value and where the value came from.')
     .option('--json', 'print { config, origins, files } as JSON')
-    .action(async (options: { json?: boolean }, command: Command) => {
+    .option('-p, --project <dir>', "show this project's configuration (default: the current one)")
+    .action(async (options: { json?: boolean; project?: string }, command: Command) => {
       const { config: configFile } = command.optsWithGlobals<ConfigOptions>()
-      const loaded = await loadConfig({ cwd: ctx.cwd, env: ctx.env, configFile })
+      const loaded = await loadConfig({
+        cwd: ctx.cwd,
+        env: ctx.env,
+        configFile,
+        ...(options.project === undefined
+          ? {}
+          : { projectDir: path.resolve(ctx.cwd, options.project) }),
+      })
+      printConfigWarnings(ctx, loaded)
       if (options.json === true)
         println(ctx.stdout, JSON.stringify(configReportJson(loaded), null, 2))
       else ctx.stdout.write(formatConfigReport(loaded))
@@ -60,7 +71,8 @@ export const registerConfig: RegisterCommand = (program, ctx) => {
 // Another config file in the same directory, or writing into the home directory, would leave
 // the new file silently unread.
 async function warnIfNotRead(file: string, ctx: CliContext): Promise<void> {
-  const read = await findProjectConfigFile(ctx.cwd, ctx.env)
+  // Another file that cannot be read at all is reported when the configuration is loaded.
+  const read = await findProjectConfigFile(ctx.cwd, ctx.env).catch(() => file)
   if (read === file) return
   const why =
     read === undefined

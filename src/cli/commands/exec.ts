@@ -16,7 +16,7 @@ import {
 import { resolveNetworkPolicy } from '../../session/network.js'
 import { boundedForward, readerBackpressure } from '../bounded-output.js'
 import { warnDegraded, warnOpenNetwork } from '../agent-setup.js'
-import { openSessionContext } from '../session-context.js'
+import { openSessionContext, sessionProjectDir } from '../session-context.js'
 import type { RegisterCommand } from './index.js'
 
 interface ExecOptions extends CommonOptions, NetworkOptions {
@@ -46,7 +46,12 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
     )
     .option('-q, --quiet', "print only the command's own output")
     .action(async (argv: string[], options: ExecOptions) => {
-      const session = await openSessionContext(ctx, options)
+      // Configuration follows the project: -p DIR's own file, or the session's project's.
+      const projectDir =
+        options.session === undefined
+          ? path.resolve(ctx.cwd, options.project ?? '.')
+          : await sessionProjectDir(ctx, options.session)
+      const session = await openSessionContext(ctx, options, {}, [projectDir])
       const note = (line: string): void => {
         if (options.quiet !== true) println(ctx.stderr, `safe-coder: ${line}`)
       }
@@ -59,7 +64,6 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
       warnDegraded(ctx, probe)
       let id = options.session
       if (id === undefined) {
-        const projectDir = path.resolve(ctx.cwd, options.project ?? '.')
         const created = await createWorkspaceSession({
           store: session.store,
           projectDir,

@@ -12,6 +12,7 @@ import { registerTui } from './tui.js'
 import { registerReview } from './review.js'
 import { registerSessions } from './sessions.js'
 import { registerDiscard, registerSync } from './sync.js'
+import { registerTrust } from './trust.js'
 
 /** Sets the process exit status without exiting (commands may still be cleaning up). */
 export type SetStatus = (code: number) => void
@@ -33,6 +34,7 @@ const modules: RegisterCommand[] = [
   registerImage,
   registerGc,
   registerConfig,
+  registerTrust,
 ]
 
 /** Every command module registers itself here; main.ts knows only this function. */

@@ -3,7 +3,7 @@ import { resumeSession } from '../../session/workspace-session.js'
 import { warnDegraded } from '../agent-setup.js'
 import { println } from '../context.js'
 import { withCommonOptions, type CommonOptions } from '../options.js'
-import { openSessionContext } from '../session-context.js'
+import { openSessionContext, sessionProjectDir } from '../session-context.js'
 import type { RegisterCommand } from './index.js'
 
 /** `safe-coder resume`: recover a session after a crash and prove a sandbox runs on its mirror. */
@@ -14,7 +14,7 @@ export const registerResume: RegisterCommand = (program, ctx) => {
     )
     .argument('<session>', 'session id')
     .action(async (id: string, options: CommonOptions) => {
-      const session = await openSessionContext(ctx, options)
+      const session = await openSessionContext(ctx, options, {}, [await sessionProjectDir(ctx, id)])
       // A session that ran in a microVM is reclaimed by that backend: its drive holds the work.
       const record = await session.store.read(id)
       const config =

@@ -3,6 +3,7 @@ import type { AgentSession, TurnReport } from '../../session/agent-session.js'
 import { asError, SafeCoderError, toErrorInfo, type ErrorInfo } from '../../shared/errors.js'
 import { formatPlan, formatSyncResult, markedFiles, type SyncResult } from '../../workspace/sync.js'
 import {
+  agentProjectDirs,
   openAgentContext,
   singlePath,
   withAgentOptions,
@@ -59,10 +60,13 @@ async function runTask(
       hint: 'Say what the agent should do: safe-coder run "add a test for parse()".',
     })
   }
-  const agent = await openAgentContext(ctx, options, {
-    interactive: false,
-    yes: options.yes === true,
-  })
+  const paths = options.session === undefined ? [singlePath(options.path)] : []
+  const agent = await openAgentContext(
+    ctx,
+    options,
+    { interactive: false, yes: options.yes === true },
+    await agentProjectDirs(ctx, paths, options.session),
+  )
   const printer = printSessionEvents(agent.bus, undefined, ctx.stderr, { text: true })
   const session =
     options.session === undefined

@@ -2,7 +2,12 @@ import path from 'node:path'
 import { LocalSessionClient } from '../../session/local-client.js'
 import { isSafeCoderError } from '../../shared/errors.js'
 import { openDashboard } from '../../tui/index.js'
-import { openAgentContext, withAgentOptions, type AgentOptions } from '../agent-setup.js'
+import {
+  agentProjectDirs,
+  openAgentContext,
+  withAgentOptions,
+  type AgentOptions,
+} from '../agent-setup.js'
 import type { CliContext } from '../context.js'
 import type { RegisterCommand } from './index.js'
 
@@ -28,7 +33,19 @@ export const registerTui: RegisterCommand = (program, ctx) => {
 
 /** Opens the dashboard on the sessions the options name; shared with `chat`. */
 export async function runDashboard(ctx: CliContext, options: TuiOptions): Promise<void> {
-  const agent = await openAgentContext(ctx, options, { interactive: true, yes: false })
+  const paths = Array.isArray(options.path)
+    ? options.path
+    : options.path === undefined
+      ? []
+      : [options.path]
+  let attach = options.attach ?? options.session
+  const wanted = paths.length > 0 || attach === undefined ? (paths.length > 0 ? paths : ['.']) : []
+  const agent = await openAgentContext(
+    ctx,
+    options,
+    { interactive: true, yes: false },
+    await agentProjectDirs(ctx, wanted, attach),
+  )
   const monitor = new AbortController()
   const client = new LocalSessionClient({
     manager: agent.manager,
@@ -38,20 +55,12 @@ export async function runDashboard(ctx: CliContext, options: TuiOptions): Promis
     monitor: monitor.signal,
   })
   try {
-    let attach = options.attach ?? options.session
     if (attach !== undefined) {
       // Ours when nobody runs it; otherwise the monitor brings it in from its owner.
       await agent.manager.open(attach, ctx.signal).catch((error: unknown) => {
         if (!isSafeCoderError(error, 'USAGE')) throw error
       })
     }
-    const paths = Array.isArray(options.path)
-      ? options.path
-      : options.path === undefined
-        ? []
-        : [options.path]
-    const wanted =
-      paths.length > 0 || attach === undefined ? (paths.length > 0 ? paths : ['.']) : []
     for (const dir of wanted) {
       const { session } = await agent.manager.create(path.resolve(ctx.cwd, dir), ctx.signal)
       attach ??= session.id

@@ -10,7 +10,7 @@ describe('safe-coder config show', () => {
     const dirs = await makeConfigDirs()
     const file = await dirs.write(
       path.join(dirs.project, '.safecoderrc.toml'),
-      '[docker]\nimage = "x"\n[network]\ndeny = ["pypi.org"]\n',
+      '[docker]\npids_limit = 64\n[network]\ndeny = ["pypi.org"]\n',
     )
     const env = {
       ...dirs.env,
@@ -24,7 +24,7 @@ describe('safe-coder config show', () => {
     expect(lines).toContain(`#   ${file}`)
     expect(lines).toContain('[docker]')
     expect(result.stdout).toMatch(/^ {2}backend = "docker" +# env SAFE_CODER_BACKEND$/m)
-    expect(result.stdout).toMatch(new RegExp(`^  image = "x" +# ${file}$`, 'm'))
+    expect(result.stdout).toMatch(new RegExp(`^  pids_limit = 64 +# ${file}$`, 'm'))
     expect(result.stdout).toMatch(/^ {2}memory_mb = 2048 +# default$/m)
     expect(result.stdout).toMatch(/^ {2}deny = \["pypi.org"\] +# /m)
     expect(result.stdout).toMatch(/^ {2}# runtime \(not set\)$/m)
@@ -51,13 +51,13 @@ describe('safe-coder config show', () => {
 
   it('reads the file given to --config', async () => {
     const dirs = await makeConfigDirs()
-    const file = await dirs.write(path.join(dirs.root, 'ci.json'), '{"docker":{"cpus":4}}')
+    const file = await dirs.write(path.join(dirs.root, 'ci.json'), '{"docker":{"cpus":1.5}}')
     const result = await runCli(['config', 'show', '--config', file], {
       cwd: dirs.project,
       env: dirs.env,
     })
     expect(result.status).toBe(0)
-    expect(result.stdout).toMatch(new RegExp(`^  cpus = 4 +# ${file}$`, 'm'))
+    expect(result.stdout).toMatch(new RegExp(`^  cpus = 1.5 +# ${file}$`, 'm'))
   })
 
   it('fails with status 78 and the message on invalid configuration', async () => {

@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { loadConfig, type LoadConfigOptions } from '../../../src/config/index.js'
+import { loadConfig, trustProject, type LoadConfigOptions } from '../../../src/config/index.js'
 import { SafeCoderError } from '../../../src/shared/errors.js'
 import { makeConfigDirs } from './dirs.js'
 
@@ -109,8 +109,14 @@ describe('unparseable files', () => {
     expect(error.data).toMatchObject({ file })
   })
 
-  it('reports a JavaScript config that throws against its file', async () => {
-    const [error, file] = await projectError('safecoder.config.mjs', 'throw new Error("boom")\n')
+  it('reports a trusted JavaScript config that throws against its file', async () => {
+    const dirs = await makeConfigDirs()
+    const file = await dirs.write(
+      path.join(dirs.project, 'safecoder.config.mjs'),
+      'throw new Error("boom")\n',
+    )
+    await trustProject(dirs.project, dirs.env)
+    const error = await loadError({ cwd: dirs.project, env: dirs.env })
     expect(error.code).toBe('CONFIG_INVALID')
     expect(error.message).toBe(`Invalid configuration in ${file}: cannot load it (boom).`)
   })

@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { loadConfig } from '../../../src/config/index.js'
+import { loadConfig, trustProject } from '../../../src/config/index.js'
 import { makeConfigDirs } from './dirs.js'
 
 describe('loadConfig precedence', () => {
@@ -19,11 +19,11 @@ describe('loadConfig precedence', () => {
     const dirs = await makeConfigDirs()
     await dirs.write(
       dirs.userFile,
-      '[isolation]\nbackend = "qemu"\n[docker]\ncpus = 1\nimage = "user/img"\nmemory_mb = 512\n',
+      '[isolation]\nbackend = "qemu"\n[docker]\ncpus = 2\nimage = "user/img"\nmemory_mb = 512\n',
     )
     const projectFile = await dirs.write(
       path.join(dirs.project, '.safecoderrc.toml'),
-      '[isolation]\nbackend = "podman"\n[docker]\ncpus = 3\nimage = "project/img"\n',
+      '[docker]\ncpus = 1\n',
     )
     const loaded = await loadConfig({
       cwd: dirs.project,
@@ -33,7 +33,7 @@ describe('loadConfig precedence', () => {
     expect(loaded.files).toEqual([dirs.userFile, projectFile])
     expect(loaded.config.docker.memory_mb).toBe(512)
     expect(loaded.origins['docker.memory_mb']).toEqual({ kind: 'file', path: dirs.userFile })
-    expect(loaded.config.docker.cpus).toBe(3)
+    expect(loaded.config.docker.cpus).toBe(1)
     expect(loaded.origins['docker.cpus']).toEqual({ kind: 'file', path: projectFile })
     expect(loaded.config.docker.image).toBe('env/img')
     expect(loaded.origins['docker.image']).toEqual({ kind: 'env', variable: 'SAFE_CODER_IMAGE' })
@@ -42,15 +42,26 @@ describe('loadConfig precedence', () => {
     expect(loaded.origins['docker.pids_limit']).toEqual({ kind: 'default' })
   })
 
-  it('replaces arrays instead of concatenating them', async () => {
+  it('adds a project file’s lists to the user’s instead of replacing them', async () => {
     const dirs = await makeConfigDirs()
     await dirs.write(dirs.userFile, '[network]\ndeny = ["a.example", "b.example"]\n')
     await dirs.write(
       path.join(dirs.project, '.safecoderrc.toml'),
-      '[network]\ndeny = ["c.example"]\n',
+      '[network]\ndeny = ["c.example", "a.example"]\n',
     )
     const loaded = await loadConfig({ cwd: dirs.project, env: dirs.env })
-    expect(loaded.config.network.deny).toEqual(['c.example'])
+    expect(loaded.config.network.deny).toEqual(['a.example', 'b.example', 'c.example'])
+  })
+
+  it('replaces lists from the environment and flags, which are the user’s', async () => {
+    const dirs = await makeConfigDirs()
+    await dirs.write(dirs.userFile, '[network]\nallow = ["a.example", "b.example"]\n')
+    const loaded = await loadConfig({
+      cwd: dirs.project,
+      env: dirs.env,
+      flags: { 'network.allow': { value: ['c.example'], flag: '--allow-host' } },
+    })
+    expect(loaded.config.network.allow).toEqual(['c.example'])
   })
 
   it('finds the user file under XDG_CONFIG_HOME when it is set', async () => {
@@ -58,23 +69,28 @@ describe('loadConfig precedence', () => {
     const xdg = path.join(dirs.root, 'xdg')
     const file = await dirs.write(
       path.join(xdg, 'safe-coder', 'config.toml'),
-      '[vm]\nvcpu_count = 4\n',
+      '[agent]\nmax_steps = 70\n',
     )
     const loaded = await loadConfig({
       cwd: dirs.project,
       env: { ...dirs.env, XDG_CONFIG_HOME: xdg },
     })
     expect(loaded.files).toEqual([file])
-    expect(loaded.config.vm.vcpu_count).toBe(4)
+    expect(loaded.config.agent.max_steps).toBe(70)
   })
 
   it('reads --config instead of searching, resolving it against cwd', async () => {
     const dirs = await makeConfigDirs()
-    await dirs.write(path.join(dirs.project, '.safecoderrc.toml'), '[docker]\ncpus = 3\n')
-    const other = await dirs.write(path.join(dirs.root, 'other.yaml'), 'docker:\n  cpus: 5\n')
+    await dirs.write(path.join(dirs.project, '.safecoderrc.toml'), '[docker]\ncpus = 1\n')
+    const other = await dirs.write(
+      path.join(dirs.root, 'other.yaml'),
+      'isolation:\n  backend: qemu\ndocker:\n  cpus: 1.5\n',
+    )
     const loaded = await loadConfig({ cwd: dirs.root, env: dirs.env, configFile: 'other.yaml' })
     expect(loaded.files).toEqual([other])
-    expect(loaded.config.docker.cpus).toBe(5)
+    expect(loaded.config.docker.cpus).toBe(1.5)
+    // A file the user names is theirs: it may set what a project file may not.
+    expect(loaded.config.isolation.backend).toBe('qemu')
   })
 
   it('coerces flag text to the type of its key', async () => {
@@ -103,8 +119,6 @@ describe('loadConfig file formats', () => {
     ['.safecoderrc', 'docker:\n  memory_mb: 1024\n'],
     ['.safecoderrc', '{ "docker": { "memory_mb": 1024 } }\n'],
     ['package.json', '{ "name": "p", "safecoder": { "docker": { "memory_mb": 1024 } } }'],
-    ['safecoder.config.mjs', 'export default { docker: { memory_mb: 1024 } }\n'],
-    ['safecoder.config.cjs', 'module.exports = { docker: { memory_mb: 1024 } }\n'],
   ]
   it.each(cases)('reads %s', async (name, content) => {
     const dirs = await makeConfigDirs()
@@ -115,16 +129,30 @@ describe('loadConfig file formats', () => {
     expect(loaded.origins['docker.memory_mb']).toEqual({ kind: 'file', path: file })
   })
 
+  it.each([
+    ['safecoder.config.mjs', 'export default { docker: { memory_mb: 1024 } }\n'],
+    ['safecoder.config.cjs', 'module.exports = { docker: { memory_mb: 1024 } }\n'],
+  ])('reads %s once the project is trusted', async (name, content) => {
+    const dirs = await makeConfigDirs()
+    const file = await dirs.write(path.join(dirs.project, name), content)
+    await expect(loadConfig({ cwd: dirs.project, env: dirs.env })).rejects.toThrow(/JavaScript/)
+    await trustProject(dirs.project, dirs.env)
+    const loaded = await loadConfig({ cwd: dirs.project, env: dirs.env })
+    expect(loaded.files).toEqual([file])
+    expect(loaded.project).toEqual({ file, trusted: true })
+    expect(loaded.config.docker.memory_mb).toBe(1024)
+  })
+
   it('skips a package.json without a safecoder key', async () => {
     const dirs = await makeConfigDirs()
     await dirs.write(path.join(dirs.project, 'package.json'), '{ "name": "p" }')
     const file = await dirs.write(
       path.join(dirs.project, '.safecoderrc.toml'),
-      '[vm]\naccel = "tcg"\n',
+      '[agent]\nmax_steps = 20\n',
     )
     const loaded = await loadConfig({ cwd: dirs.project, env: dirs.env })
     expect(loaded.files).toEqual([file])
-    expect(loaded.config.vm.accel).toBe('tcg')
+    expect(loaded.config.agent.max_steps).toBe(20)
   })
 
   it('treats a file of comments only as the project file, with nothing set', async () => {
@@ -142,25 +170,25 @@ describe('loadConfig project search', () => {
     const dirs = await makeConfigDirs()
     const file = await dirs.write(
       path.join(dirs.project, '.safecoderrc.json'),
-      '{"vm":{"vcpu_count":3}}',
+      '{"agent":{"max_steps":30}}',
     )
     const deep = path.join(dirs.project, 'src', 'deep')
     await dirs.write(path.join(deep, 'placeholder.txt'), '')
     const loaded = await loadConfig({ cwd: deep, env: dirs.env })
     expect(loaded.files).toEqual([file])
-    expect(loaded.config.vm.vcpu_count).toBe(3)
+    expect(loaded.config.agent.max_steps).toBe(30)
   })
 
   it('uses the nearest file when several directories have one', async () => {
     const dirs = await makeConfigDirs()
-    await dirs.write(path.join(dirs.project, '.safecoderrc.toml'), '[vm]\nvcpu_count = 3\n')
+    await dirs.write(path.join(dirs.project, '.safecoderrc.toml'), '[agent]\nmax_steps = 30\n')
     const nested = await dirs.write(
       path.join(dirs.project, 'pkg', '.safecoderrc.toml'),
-      '[vm]\nvcpu_count = 5\n',
+      '[agent]\nmax_steps = 40\n',
     )
     const loaded = await loadConfig({ cwd: path.join(dirs.project, 'pkg'), env: dirs.env })
     expect(loaded.files).toEqual([nested])
-    expect(loaded.config.vm.vcpu_count).toBe(5)
+    expect(loaded.config.agent.max_steps).toBe(40)
   })
 
   it('stops at the git root', async () => {
@@ -173,15 +201,29 @@ describe('loadConfig project search', () => {
     expect(loaded.files).toEqual([])
   })
 
-  it('stops below the home directory, whose settings belong in the user file', async () => {
+  it('outside a git repository reads only the project directory itself, never home', async () => {
     const dirs = await makeConfigDirs()
-    await dirs.write(path.join(dirs.home, '.safecoderrc.toml'), '[vm]\nvcpu_count = 9\n')
-    const plain = path.join(dirs.home, 'notes', 'sub')
+    await dirs.write(path.join(dirs.home, '.safecoderrc.toml'), '[agent]\nmax_steps = 9\n')
+    const notes = path.join(dirs.home, 'notes')
     const found = await dirs.write(
-      path.join(dirs.home, 'notes', '.safecoderrc.toml'),
-      '[vm]\nvcpu_count = 4\n',
+      path.join(notes, '.safecoderrc.toml'),
+      '[agent]\nmax_steps = 4\n',
     )
-    expect((await loadConfig({ cwd: plain, env: dirs.env })).files).toEqual([found])
+    await dirs.write(path.join(notes, 'sub', 'placeholder.txt'), '')
+    expect((await loadConfig({ cwd: notes, env: dirs.env })).files).toEqual([found])
+    expect((await loadConfig({ cwd: path.join(notes, 'sub'), env: dirs.env })).files).toEqual([])
     expect((await loadConfig({ cwd: dirs.home, env: dirs.env })).files).toEqual([])
+  })
+
+  it('searches the project given as projectDir, not the working directory', async () => {
+    const dirs = await makeConfigDirs()
+    await dirs.write(path.join(dirs.root, '.safecoderrc.toml'), '[agent]\nmax_steps = 9\n')
+    const file = await dirs.write(
+      path.join(dirs.project, '.safecoderrc.toml'),
+      '[workspace]\nexclude = ["*.env"]\n',
+    )
+    const loaded = await loadConfig({ cwd: dirs.root, projectDir: dirs.project, env: dirs.env })
+    expect(loaded.files).toEqual([file])
+    expect(loaded.config.workspace.exclude).toEqual(['*.env'])
   })
 })
