@@ -24,9 +24,5 @@ export {
   ROOT_DRIVE_SERIAL,
   WORKSPACE_DRIVE_SERIAL,
 } from './init-scripts.js'
-export {
-  createWorkspaceDrive,
-  recoverWorkspaceDrive,
-  workspaceDriveSize,
-} from './workspace-drive.js'
+export { createWorkspaceDrive, recoverWorkspaceDrive } from './workspace-drive.js'
 export type { WorkspaceDriveOptions } from './workspace-drive.js'
