@@ -25,6 +25,7 @@ function backend(): DockerBackend {
     memoryMb: 512,
     pidsLimit: 256,
     tmpSizeMb: 64,
+    diskMb: 10_240,
     readOnlyRoot: false,
     autoPull: false,
   })

@@ -27,6 +27,7 @@ export function backendFor(image: string, agent: 'auto' | 'off' = 'auto'): Docke
     memoryMb: 1024,
     pidsLimit: 512,
     tmpSizeMb: 256,
+    diskMb: 10_240,
     readOnlyRoot: false,
     autoPull: false,
   })

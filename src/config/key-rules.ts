@@ -42,6 +42,7 @@ export const keyRules: KeyRules = {
     socket: userOnly('picks the container engine Safe Coder talks to'),
     read_only_root: { kind: 'only', value: true },
     tmp_size_mb: atMost,
+    disk_mb: atMost,
     agent: userOnly('picks how commands reach the sandbox'),
   },
   vm: {
@@ -51,6 +52,7 @@ export const keyRules: KeyRules = {
     rootfs_image: userOnly('picks the root filesystem the microVM boots'),
     vcpu_count: atMost,
     mem_size_mib: atMost,
+    disk_size_mib: atMost,
     accel: userOnly('picks the accelerator; "tcg" is not hardware isolation'),
     image_dir: userOnly('picks a host directory guest images are read from and written to'),
     boot_timeout_s: atMost,

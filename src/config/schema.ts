@@ -14,6 +14,16 @@ const httpUrl = z.url({ protocol: /^https?$/ })
 const backend = z.enum(['auto', 'docker', 'podman', 'qemu', 'firecracker'])
 const provider = z.enum(['anthropic', 'openai', 'openai-compatible', 'ollama', 'demo'])
 
+/**
+ * A sandbox disk in MiB: 64 leaves ext4 room for its journal and a little work; 16 TiB is the
+ * largest ext4 file system with 4 KiB blocks.
+ */
+const diskMib = z
+  .number()
+  .int()
+  .min(64)
+  .max(16 * 1024 * 1024)
+
 const isolation = z.strictObject({
   backend: backend.default('auto'),
 })
@@ -28,6 +38,8 @@ const docker = z.strictObject({
   socket: z.string().min(1).optional(),
   read_only_root: z.boolean().default(false),
   tmp_size_mb: z.number().int().min(1).default(512),
+  /** The workspace disk and the container's writable layer, each at most this large. */
+  disk_mb: diskMib.default(10_240),
   /** Route exec and file operations through Safe Coder's agent in its own image (faster). */
   agent: z.enum(['auto', 'off']).default('auto'),
 })
@@ -39,6 +51,8 @@ const vm = z.strictObject({
   rootfs_image: z.string().min(1).optional(),
   vcpu_count: z.number().int().min(1).max(32).default(2),
   mem_size_mib: z.number().int().min(128).default(2048),
+  /** The workspace drive's size: everything the guest may keep in /workspace. */
+  disk_size_mib: diskMib.default(10_240),
   accel: z.enum(['auto', 'kvm', 'tcg']).default('auto'),
   /** Where built guest images are kept (default: $XDG_CACHE_HOME/safe-coder/vm). */
   image_dir: z.string().min(1).optional(),

@@ -7,6 +7,15 @@ import type { BackendKind, ProbeResult, SandboxBackend } from './types.js'
 
 export * from './types.js'
 export { toWorkspacePath } from './workspace-path.js'
+export {
+  NO_SPACE,
+  attachWorkspaceDisk,
+  createWorkspaceDisk,
+  describeDiskFull,
+  detachWorkspaceDisk,
+} from './disk/index.js'
+export type { WorkspaceDisk, WorkspaceDiskPlan } from './disk/index.js'
+export { DOCKER_DISK_KEY } from './docker/options.js'
 
 /** Auto-detection order (DESIGN.md §3): strongest isolation first, never the host. */
 export const DETECTION_ORDER: BackendKind[] = ['firecracker', 'qemu', 'docker', 'podman']
@@ -40,6 +49,7 @@ export function dockerBackendOptions(
     memoryMb: config.docker.memory_mb,
     pidsLimit: config.docker.pids_limit,
     tmpSizeMb: config.docker.tmp_size_mb,
+    diskMb: config.docker.disk_mb,
     readOnlyRoot: config.docker.read_only_root,
     autoPull: config.docker.auto_pull,
     runtime: config.docker.runtime,

@@ -136,11 +136,27 @@ export interface SandboxInfo {
   state: string
 }
 
+/**
+ * How much a sandbox may store and how that is enforced (docs/sandboxing.md#disk-limits): for
+ * `doctor`, and to say what filled up when something inside runs out of space.
+ */
+export interface DiskLimits {
+  /** The config key that sets the size, e.g. "[docker] disk_mb". */
+  key: string
+  mib: number
+  /** How /workspace is bounded; `enforced: false` with `how` saying why it is not. */
+  workspace: { enforced: boolean; how: string }
+  /** How everything else the sandbox can write (its root file system, /tmp) is bounded. */
+  root: { enforced: boolean; how: string }
+}
+
 export interface Sandbox {
   readonly id: string
   readonly kind: BackendKind
   /** Set when this sandbox isolates less than its kind promises (a microVM under TCG). */
   readonly warning?: string
+  /** What this sandbox may store, and whether each limit holds at the write. */
+  readonly disk?: DiskLimits
   /** Runs a command inside the sandbox. Never throws on a non-zero exit. */
   exec(req: ExecRequest, io?: ExecIO): Promise<ExecResult>
   /** Reads a file inside /workspace; rejects PATH_REJECTED for paths that lead out. */
@@ -204,4 +220,11 @@ export interface SandboxBackend {
   remove(id: string, signal?: AbortSignal): Promise<void>
   /** Whether the image sandboxes are created from is present. */
   imageStatus(signal?: AbortSignal): Promise<ImageInfo>
+  /** What its sandboxes may store and how that is enforced here (for `doctor`). */
+  diskLimits?(signal?: AbortSignal): Promise<DiskLimits>
+  /**
+   * A fixed-size disk to keep a new session's mirror on, when this backend's sandboxes write the
+   * mirror directly and this process can make one (Docker, as root); undefined otherwise.
+   */
+  workspaceDisk?(): Promise<{ sizeMib: number; key: string } | undefined>
 }

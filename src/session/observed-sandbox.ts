@@ -14,6 +14,7 @@ export function observeSandbox(sandbox: Sandbox, sessionId: string, bus: Bus<Eve
   return {
     id: sandbox.id,
     kind: sandbox.kind,
+    ...(sandbox.disk === undefined ? {} : { disk: sandbox.disk }),
     async exec(req, io = {}) {
       const execId = createId('exec')
       const command = typeof req.command === 'string' ? req.command : req.command.join(' ')

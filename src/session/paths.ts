@@ -5,6 +5,11 @@ export interface SessionPaths {
   dir: string
   /** The host mirror: what the sandbox sees at /workspace. */
   work: string
+  /**
+   * The mirror's fixed-size disk image, mounted at `work` (Docker sessions made by root; see
+   * docs/sandboxing.md#disk-limits). Absent for other sessions.
+   */
+  disk: string
   /** The audit repository; the sandbox can never reach it. */
   gitdir: string
   sessionFile: string
@@ -29,6 +34,7 @@ export function sessionPaths(stateDir: string, id: string): SessionPaths {
   return {
     dir,
     work: path.join(dir, 'work'),
+    disk: path.join(dir, 'workspace.ext4'),
     gitdir: path.join(dir, 'audit.git'),
     sessionFile: path.join(dir, 'session.json'),
     eventsFile: path.join(dir, 'events.jsonl'),

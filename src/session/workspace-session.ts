@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises'
 import type { Bus } from '../bus/bus.js'
 import type { EventMap } from '../bus/events.js'
 import { linkSignals } from '../shared/abort.js'
@@ -7,6 +6,7 @@ import { observeSandbox } from './observed-sandbox.js'
 import { sandboxNetwork } from './network.js'
 import type { NetworkPolicy } from '../network/types.js'
 import type { BackendKind, SandboxBackend, ExecIO, ExecResult } from '../sandbox/types.js'
+import { NO_SPACE, describeDiskFull } from '../sandbox/index.js'
 import { commitChanges, initAuditRepo, snapshot, type AuditRepo } from '../git/index.js'
 import { SafeCoderError, isSafeCoderError } from '../shared/errors.js'
 import { oneLine } from '../shared/format.js'
@@ -15,6 +15,7 @@ import { copyIn, type CopyReport } from '../workspace/copy-in.js'
 import { writeFileAtomic } from '../shared/durable-file.js'
 import { otherKindLeft, removeSessionSandboxes, sandboxLeft } from './left-sandboxes.js'
 import { acquireSessionLock, type SessionLock } from './lock.js'
+import { makeMirrorDisk, openMirror, removeSessionDir } from './mirror-disk.js'
 import type { SessionPaths } from './paths.js'
 import type { SessionRecord } from './record.js'
 import type { SessionStore } from './store.js'
@@ -25,13 +26,14 @@ export interface TrackingOptions {
   exclude: string[]
 }
 
-/** The audit repository of a session. */
-export function auditRepo(
+/** The audit repository of a session, with its mirror mounted when it lives on a disk. */
+export async function auditRepo(
   store: SessionStore,
   id: string,
   maxFileBytes: number,
 ): Promise<AuditRepo> {
   const paths = store.paths(id)
+  await openMirror(paths)
   return initAuditRepo({ gitdir: paths.gitdir, workDir: paths.work, maxFileBytes })
 }
 
@@ -63,6 +65,7 @@ export async function createWorkspaceSession(options: {
   const paths = store.paths(record.id)
   let copied: CopyReport
   try {
+    await makeMirrorDisk(paths, options.backend, signal)
     copied = await copyIn({
       projectDir,
       mirrorDir: paths.work,
@@ -80,7 +83,7 @@ export async function createWorkspaceSession(options: {
     record = await store.update(record.id, () => ({ baseCommit: snap.commit, status: 'stopped' }))
   } catch (error) {
     // Before commit 0 a session holds no work, only a partial copy: leave nothing behind.
-    await rm(paths.dir, { recursive: true, force: true }).catch(() => undefined)
+    await removeSessionDir(paths).catch(() => undefined)
     throw error
   }
   await store.appendEvent(record.id, {
@@ -98,6 +101,8 @@ export interface SessionExecResult {
   commit?: { id: string; changed: number }
   /** What the command left in the workspace that the history cannot hold (FIFOs, bad names…). */
   skipped: { path: string; reason: string }[]
+  /** The command ran out of space in the sandbox: which limit it met (DISK_FULL, said plainly). */
+  diskFull?: string
 }
 
 /**
@@ -232,9 +237,14 @@ export async function execInSession(options: {
       if (isSafeCoderError(failure) || failure instanceof Error) throw failure
       throw new SafeCoderError('INTERNAL', 'The command produced no result.', { cause: failure })
     }
+    const diskFull =
+      sandbox.disk !== undefined && NO_SPACE.test(result.stderr)
+        ? describeDiskFull(sandbox.disk)
+        : undefined
     return {
       result,
       skipped,
+      ...(diskFull === undefined ? {} : { diskFull }),
       ...(committed === undefined
         ? {}
         : { commit: { id: committed.commit, changed: committed.changed.length } }),
@@ -301,22 +311,26 @@ export async function discardSession(
   id: string,
   backendFor?: (kind: BackendKind) => SandboxBackend,
 ): Promise<void> {
-  const { record, paths, lock } = await lockSession(store, id)
+  const { record, paths, lock } = await lockSession(store, id, { mirror: false })
   try {
     if (record.sandboxId !== undefined) {
       if (backendFor === undefined) throw sandboxLeft(id, record.sandboxId, 'discard')
       await removeSessionSandboxes(backendFor(record.backend), id)
     }
-    await rm(paths.dir, { recursive: true, force: true })
+    await removeSessionDir(paths)
   } finally {
     await lock.release().catch(() => undefined)
   }
 }
 
-/** A live session, locked for one command; the caller releases the lock. */
+/**
+ * A live session, locked for one command; the caller releases the lock. Its mirror is mounted
+ * (when it lives on a disk) with room on the host for the disk to fill, unless `mirror: false`.
+ */
 export async function lockSession(
   store: SessionStore,
   id: string,
+  options: { mirror?: boolean } = {},
 ): Promise<{ record: SessionRecord; paths: SessionPaths; lock: SessionLock }> {
   const record = await store.read(id)
   if (record.status === 'discarded') {
@@ -325,7 +339,14 @@ export async function lockSession(
     })
   }
   const paths = store.paths(id)
-  return { record, paths, lock: await acquireSessionLock(paths.lockFile, id) }
+  const lock = await acquireSessionLock(paths.lockFile, id)
+  if (options.mirror !== false) {
+    await openMirror(paths, { checkRoom: true }).catch(async (error: unknown) => {
+      await lock.release()
+      throw error
+    })
+  }
+  return { record, paths, lock }
 }
 
 /**

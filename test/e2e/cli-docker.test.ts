@@ -16,6 +16,10 @@ describe('safe-coder CLI against the real daemon', () => {
     expect(result.stdout).toMatch(/← selected/)
     expect(result.stdout).toMatch(/a canary planted on the host is not visible/)
     expect(result.stdout).toMatch(/Isolation verified\./)
+    // As root (CI) the workspace disk holds; the root layer as this engine can bound it.
+    expect(result.stdout).toMatch(/Disk limits \(\[docker\] disk_mb = 10240 MiB\):/)
+    expect(result.stdout).toMatch(/✓ workspace {5}\/workspace is a 10240 MiB ext4 disk/)
+    expect(result.stdout).toMatch(/✓ root {10}the (root is read-only|writable layer is capped)/)
     expect(result.exitCode).toBe(0)
     const json = await runBuilt(['doctor', '--json'], { env })
     const report = JSON.parse(String(json.stdout)) as {

@@ -27,17 +27,18 @@ export async function requireGuestImage(): Promise<void> {
 
 /**
  * A QEMU backend under TCG whose VMs keep their run directories under `stateHome`, using the
- * guest image from the default cache.
+ * guest image from the default cache, with small (64 MiB) workspace drives.
  */
 export function tcgBackend(
   stateHome: string,
-  options: { bootTimeoutS?: number } = {},
+  options: { bootTimeoutS?: number; diskMib?: number } = {},
 ): MicrovmBackend {
   const config = configSchema.parse({
     vm: {
       accel: 'tcg',
       vcpu_count: 2,
       mem_size_mib: 1024,
+      disk_size_mib: options.diskMib ?? 64,
       boot_timeout_s: options.bootTimeoutS ?? 120,
       image_dir: defaultGuestImageCacheDir(),
     },

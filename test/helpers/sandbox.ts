@@ -2,6 +2,7 @@ import { mkdtemp, rm, chmod } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { onTestFinished } from 'vitest'
+import { detachWorkspaceDisk, mountsUnder } from '../../src/sandbox/disk/index.js'
 import { DockerBackend } from '../../src/sandbox/docker/backend.js'
 import type { DockerBackendOptions } from '../../src/sandbox/docker/options.js'
 import { BUSYBOX_IMAGE } from '../../src/sandbox/docker/busybox-image.js'
@@ -21,6 +22,7 @@ export function testBackendOptions(
     memoryMb: 256,
     pidsLimit: 128,
     tmpSizeMb: 64,
+    diskMb: 64,
     readOnlyRoot: false,
     autoPull: false,
     ...overrides,
@@ -44,8 +46,17 @@ export const sandboxVariants: {
 /** A temporary host directory, removed when the test ends. */
 export async function tempDir(prefix = 'safe-coder-test-'): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix))
-  onTestFinished(() => rm(dir, { recursive: true, force: true }))
+  onTestFinished(() => removeTree(dir))
   return dir
+}
+
+/**
+ * Deletes a test's tree. Sessions made as root keep their mirror on a mounted disk (see
+ * docs/sandboxing.md#disk-limits) that only `discard` unmounts: unmount what is left first.
+ */
+export async function removeTree(dir: string): Promise<void> {
+  for (const mount of await mountsUnder(dir)) await detachWorkspaceDisk(mount.mountPoint)
+  await rm(dir, { recursive: true, force: true })
 }
 
 /**

@@ -1,6 +1,7 @@
 import { lstat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { SANDBOX_IMAGE } from '../../src/shared/version.js'
 import { createTestSandbox, tempDir } from '../helpers/sandbox.js'
 
 describe('docker sandbox isolation', () => {
@@ -79,12 +80,33 @@ describe('docker sandbox isolation', () => {
 })
 
 describe('docker sandbox options', () => {
-  it('with read_only_root, only /workspace and /tmp are writable', async () => {
+  it('with read_only_root, only /workspace and the sized tmpfs mounts are writable', async () => {
     const { sandbox } = await createTestSandbox({ backend: { readOnlyRoot: true } })
     const root = await sandbox.exec({ command: 'touch /etc/evil 2>&1' })
     expect(root.exitCode).not.toBe(0)
     expect(root.stdout).toMatch(/Read-only file system/)
-    const ok = await sandbox.exec({ command: 'touch /workspace/ok /tmp/ok && echo fine' })
+    const ok = await sandbox.exec({
+      command: 'touch /workspace/ok /tmp/ok /var/tmp/ok /run/lock/ok && echo fine',
+    })
     expect(ok.stdout).toBe('fine\n')
+  })
+
+  it("a read-only root leaves no directory of Safe Coder's image writable outside the limits", async () => {
+    // Every directory the image lets an ordinary user write must be /workspace or a sized
+    // tmpfs (docs/sandboxing.md#disk-limits); a new one in the image would escape the limit.
+    const { sandbox } = await createTestSandbox({
+      backend: { image: SANDBOX_IMAGE, readOnlyRoot: true, memoryMb: 384 },
+      spec: { user: { uid: 4321, gid: 4321 } },
+    })
+    const writable = await sandbox.exec({
+      command:
+        'find / \\( -path /proc -o -path /sys -o -path /dev \\) -prune -o -type d -writable -print 2>/dev/null',
+    })
+    expect(writable.stdout.trim().split('\n').sort()).toEqual([
+      '/run/lock',
+      '/tmp',
+      '/var/tmp',
+      '/workspace',
+    ])
   })
 })

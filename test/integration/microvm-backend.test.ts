@@ -104,6 +104,26 @@ describe('qemu microvm backend (TCG)', () => {
     expect(await codeOf(sandbox.readFile('missing'))).toBe('NOT_FOUND')
   })
 
+  it('stops a write at [vm] disk_size_mib with ENOSPC inside, holds no more on the host, recovers', async () => {
+    const fill = await sandbox.exec({
+      command: 'dd if=/dev/zero of=big bs=1M count=100 2>&1 >/dev/null | grep -v records >&2',
+    })
+    expect(fill.stderr).toMatch(/No space left on device/)
+    const [vm] = await readdir(path.join(stateHome, 'safe-coder/vms'))
+    const drive = await lstat(path.join(stateHome, 'safe-coder/vms', vm ?? '', 'workspace.ext4'))
+    expect(drive.size).toBe(64 * 1024 * 1024)
+    expect(drive.blocks * 512).toBeLessThanOrEqual(64 * 1024 * 1024)
+    const write = await sandbox.writeFile('more.bin', Buffer.alloc(8 * 1024 * 1024, 7)).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(isSafeCoderError(write, 'DISK_FULL') && write.data?.inSandbox).toBe(true)
+    expect(isSafeCoderError(write) && write.message).toMatch(/own 64 MiB ext4 drive/)
+    const again = await sandbox.exec({ command: 'rm big && echo fine > after && cat after' })
+    expect(again.stdout).toBe('fine\n')
+    await sandbox.exec({ command: 'rm after' })
+  })
+
   it('pulls what changed into the host mirror, and nothing through a planted link', async () => {
     await sandbox.exec({
       command: [

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import type { z } from 'zod'
-import { isSafeCoderError, type ErrorCode } from '../../shared/errors.js'
+import { isSafeCoderError, type ErrorCode, type SafeCoderError } from '../../shared/errors.js'
 import { truncateText } from './truncate.js'
 import type { Tool, ToolContext, ToolOutcome } from './types.js'
 
@@ -11,6 +11,19 @@ const SUMMARIES: Partial<Record<ErrorCode, string>> = {
   PATH_REJECTED: 'path refused',
   NOT_FOUND: 'not found',
   TIMEOUT: 'timed out',
+  DISK_FULL: 'disk full',
+}
+
+/**
+ * The sandbox's own disk is full (its limit, not the host's disk): the model can delete files
+ * and go on, so it is told instead of the turn ending.
+ */
+function isModelActionable(error: unknown): error is SafeCoderError {
+  if (!isSafeCoderError(error)) return false
+  return (
+    MODEL_ACTIONABLE.has(error.code) ||
+    (error.code === 'DISK_FULL' && error.data?.inSandbox === true)
+  )
 }
 
 /** A failed call the model should read and act on. */
@@ -30,7 +43,7 @@ export async function settle(
   try {
     outcome = await call()
   } catch (error) {
-    if (!isSafeCoderError(error) || !MODEL_ACTIONABLE.has(error.code)) throw error
+    if (!isModelActionable(error)) throw error
     const hint =
       error.hint ?? (error.code === 'NOT_FOUND' ? 'Check the path with list_dir or glob.' : '')
     outcome = toolError(

@@ -1,7 +1,13 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { probeAll, selectBackend, type ImageInfo, type ProbeResult } from '../../sandbox/index.js'
+import {
+  probeAll,
+  selectBackend,
+  type DiskLimits,
+  type ImageInfo,
+  type ProbeResult,
+} from '../../sandbox/index.js'
 import { proveIsolation, type IsolationReport } from '../../sandbox/isolation-proof.js'
 import { createId } from '../../shared/ids.js'
 import { toErrorInfo, type ErrorInfo } from '../../shared/errors.js'
@@ -19,6 +25,8 @@ interface DoctorReport {
   backends: ProbeResult[]
   selected?: string
   image?: ImageInfo
+  /** What the selected backend's sandboxes may store, and whether each limit holds. */
+  disk?: DiskLimits
   isolation?: IsolationReport
   problem?: ErrorInfo
 }
@@ -49,6 +57,7 @@ async function runDoctor(ctx: CliContext, options: CommonOptions): Promise<Docto
   try {
     const { backend, probe } = await selectBackend(config, ctx.env, ctx.signal)
     report.selected = probe.kind
+    report.disk = await backend.diskLimits?.(ctx.signal)
     report.image = await backend.imageStatus(ctx.signal)
     if (!report.image.present) return report
     report.isolation = await proveInLiveSandbox(backend, ctx.signal)
@@ -119,6 +128,7 @@ function printReport(ctx: CliContext, report: DoctorReport): void {
       if (img.hint !== undefined) out(`      ${img.hint}`)
     }
   }
+  if (report.disk !== undefined) printDiskLimits(out, report.disk)
   if (report.isolation !== undefined) {
     const iso = report.isolation
     const ok = (good: boolean): string => (good ? '✓' : '✗')
@@ -158,6 +168,17 @@ function printReport(ctx: CliContext, report: DoctorReport): void {
     out(`✗ ${report.problem.message}`)
     if (report.problem.hint !== undefined) out(`  hint: ${report.problem.hint}`)
   }
+}
+
+/** The disk limits; one that is not enforced here is a warning (`!`), with the reason. */
+function printDiskLimits(out: (line?: string) => void, disk: DiskLimits): void {
+  out()
+  out(`Disk limits (${disk.key} = ${disk.mib} MiB):`)
+  for (const [name, limit] of [
+    ['workspace', disk.workspace],
+    ['root', disk.root],
+  ] as const)
+    out(`  ${limit.enforced ? '✓' : '!'} ${name.padEnd(13)} ${limit.how}`)
 }
 
 function describeConfiguredNetwork(n: DoctorReport['network']): string {

@@ -80,7 +80,7 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
       }
       const out = boundedForward(ctx.stdout)
       const err = boundedForward(ctx.stderr)
-      const { result, commit, skipped } = await execInSession({
+      const { result, commit, skipped, diskFull } = await execInSession({
         store: session.store,
         id,
         backend,
@@ -113,6 +113,7 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
         `${how} after ${formatDuration(result.durationMs)} in ${probe.kind} sandbox; ${recorded}`,
       )
       for (const s of skipped) note(`  not recorded: ${JSON.stringify(s.path)} (${s.reason})`)
+      if (diskFull !== undefined) note(`DISK_FULL: ${diskFull}`)
       const unshown = out.dropped() + err.dropped()
       if (unshown > 0)
         note(

@@ -23,6 +23,7 @@ import {
   type JsonObject,
 } from '../../guest/protocol.js'
 import { SafeCoderError } from '../../shared/errors.js'
+import { diskFullError } from '../disk/disk-full.js'
 import { WORKSPACE } from '../types.js'
 import type { DirEntry, ExecIO, ExecResult, FileStat } from '../types.js'
 import { toWorkspacePath } from '../workspace-path.js'
@@ -1132,12 +1133,7 @@ function failedError(
       data: { ...data, errno },
     })
   }
-  if (errno === 'ENOSPC' || errno === 'EDQUOT') {
-    return new SafeCoderError('DISK_FULL', `${what}: the disk is full (${errno}).`, {
-      hint: "Free space on the disk that holds Safe Coder's state directory, then retry.",
-      data: { ...data, errno },
-    })
-  }
+  if (errno === 'ENOSPC' || errno === 'EDQUOT') return diskFullError(what, errno, data)
   return new SafeCoderError('SANDBOX_FAILED', `${what}: ${message} (agent: ${code}).`, { data })
 }
 

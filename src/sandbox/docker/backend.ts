@@ -1,7 +1,9 @@
 import { stat } from 'node:fs/promises'
 import type Docker from 'dockerode'
 import { SafeCoderError } from '../../shared/errors.js'
+import { canMountDisks } from '../disk/index.js'
 import type {
+  DiskLimits,
   ImageInfo,
   ProbeResult,
   Sandbox,
@@ -17,13 +19,17 @@ import { engineMessage, sandboxError, statusOf } from './engine-errors.js'
 import { ensureImage, inspectImage, missingImageHint } from './image.js'
 import { LABEL, ownerKey, ownerOf } from './labels.js'
 import { prepareNetwork, removeSessionResources } from './network.js'
-import type { DockerBackendOptions } from './options.js'
+import { dockerDiskLimits, mirrorDiskMib } from './disk-limits.js'
+import type { ContainerNetwork } from './network.js'
+import { DOCKER_DISK_KEY, type DockerBackendOptions } from './options.js'
 import { probeEngine } from './probe.js'
+import { isStorageOptRefusal, rootLayerFor, type RootLayer } from './root-layer.js'
 
 /** Sandboxes as containers on a Docker-API engine (Docker, or Podman's compatible socket). */
 export class DockerBackend implements SandboxBackend {
   readonly kind: 'docker' | 'podman'
   private engine: Promise<{ result: ProbeResult; docker?: Docker }> | undefined
+  #root: Promise<RootLayer> | undefined
 
   constructor(private readonly options: DockerBackendOptions) {
     this.kind = options.kind
@@ -63,10 +69,13 @@ export class DockerBackend implements SandboxBackend {
     signal?.throwIfAborted()
     const agent = await this.agentAssets(docker)
     const network = await prepareNetwork(docker, spec, this.options, { signal })
-    const createOptions = buildContainerSpec(spec, this.options, network.container, agent)
     let container: Docker.Container
+    let root: RootLayer
     try {
-      container = await docker.createContainer(createOptions)
+      ;({ container, root } = await this.createContainer(docker, spec, {
+        network: network.container,
+        agent,
+      }))
     } catch (error) {
       await network.release().catch(() => undefined)
       throw createError(this.options, error)
@@ -83,6 +92,9 @@ export class DockerBackend implements SandboxBackend {
     }
     const user = spec.user ?? hostUser()
     const env = sandboxEnv(spec, network.container)
+    const disk = await dockerDiskLimits(this.options, root, {
+      mib: await mirrorDiskMib(spec.mirrorDir),
+    })
     return new DockerSandbox(
       this.kind,
       container,
@@ -92,7 +104,52 @@ export class DockerBackend implements SandboxBackend {
       agent === undefined
         ? undefined
         : new ContainerAgent(container, `${user.uid}:${user.gid}`, env),
+      disk,
     )
+  }
+
+  /**
+   * Creates the container with its root bounded as the engine allows. overlay2 on xfs without
+   * `pquota` refuses a size cap: the root is then read-only, for this and later sandboxes.
+   */
+  private async createContainer(
+    docker: Docker,
+    spec: SandboxSpec,
+    extras: { network: ContainerNetwork; agent: AgentAssets | undefined },
+  ): Promise<{ container: Docker.Container; root: RootLayer }> {
+    const root = await this.rootLayer()
+    try {
+      const options = buildContainerSpec(spec, this.options, { ...extras, root })
+      return { container: await docker.createContainer(options), root }
+    } catch (error) {
+      if (root !== 'storage-opt' || !isStorageOptRefusal(error)) throw error
+      this.#root = Promise.resolve('read-only')
+      const options = buildContainerSpec(spec, this.options, { ...extras, root: 'read-only' })
+      return { container: await docker.createContainer(options), root: 'read-only' }
+    }
+  }
+
+  /** How the engine can bound a container's own file system, from its storage driver. */
+  private rootLayer(signal?: AbortSignal): Promise<RootLayer> {
+    this.engine ??= probeEngine(this.options, signal)
+    this.#root ??= this.engine.then(({ result }) =>
+      rootLayerFor(
+        stringOr(result.details.storageDriver),
+        stringOr(result.details.backingFilesystem),
+      ),
+    )
+    return this.#root
+  }
+
+  /** What sandboxes made here may store and how that is enforced (for `doctor`). */
+  async diskLimits(signal?: AbortSignal): Promise<DiskLimits> {
+    return dockerDiskLimits(this.options, await this.rootLayer(signal))
+  }
+
+  /** As root a new session's mirror goes on a fixed-size disk; otherwise it cannot. */
+  async workspaceDisk(): Promise<{ sizeMib: number; key: string } | undefined> {
+    if (!(await canMountDisks())) return undefined
+    return { sizeMib: this.options.diskMb, key: DOCKER_DISK_KEY }
   }
 
   /**
@@ -230,4 +287,8 @@ function createError(options: DockerBackendOptions, error: unknown): SafeCoderEr
     hint: 'Check the [docker] limits in your configuration and that the engine is healthy (`docker info`).',
     cause: error,
   })
+}
+
+function stringOr(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined
 }

@@ -4,6 +4,7 @@ import { agentMounts, type AgentAssets } from './container-agent.js'
 import { sandboxLabels } from './labels.js'
 import { NO_NETWORK, type ContainerNetwork } from './network.js'
 import type { DockerBackendOptions } from './options.js'
+import { WRITABLE_PATHS, type RootLayer } from './root-layer.js'
 
 /**
  * The main process: idles until told to stop. `sleep & wait` lets the TERM trap fire at once,
@@ -15,16 +16,25 @@ export const IDLE_COMMAND = [
   'trap "exit 0" TERM INT; while :; do sleep 86400 & wait $!; done',
 ]
 
-/** The container's whole security posture in one place: what `create` asks the engine for. */
+/**
+ * The container's whole security posture in one place: what `create` asks the engine for.
+ * `root` is how its own file system is bounded (see root-layer.ts); `[docker] read_only_root`
+ * makes it read-only whatever the engine could do.
+ */
 export function buildContainerSpec(
   spec: SandboxSpec,
   options: DockerBackendOptions,
-  network: ContainerNetwork = NO_NETWORK,
-  agent?: AgentAssets,
+  extras: { network?: ContainerNetwork; agent?: AgentAssets | undefined; root?: RootLayer } = {},
 ): ContainerCreateOptions {
+  const { network = NO_NETWORK, agent, root = 'read-only' } = extras
   const user = spec.user ?? hostUser()
   const env = sandboxEnv(spec, network)
   const isolated = network.mode === 'none'
+  const readOnly = options.readOnlyRoot || root === 'read-only'
+  const tmpfs = (path: string): [string, string] => [
+    path,
+    `rw,nosuid,nodev,size=${options.tmpSizeMb}m,mode=1777`,
+  ]
   return {
     name: `safe-coder-${spec.sessionId}`,
     Image: options.image,
@@ -57,8 +67,9 @@ export function buildContainerSpec(
       // Equal to Memory: no swap, so a memory bomb meets the OOM killer instead of the disk.
       MemorySwap: options.memoryMb * 1024 * 1024,
       NanoCpus: Math.round(options.cpus * 1e9),
-      Tmpfs: { '/tmp': `rw,nosuid,nodev,size=${options.tmpSizeMb}m,mode=1777` },
-      ReadonlyRootfs: options.readOnlyRoot,
+      Tmpfs: Object.fromEntries(readOnly ? WRITABLE_PATHS.map(tmpfs) : [tmpfs('/tmp')]),
+      ReadonlyRootfs: readOnly,
+      ...(readOnly ? {} : { StorageOpt: { size: `${options.diskMb}M` } }),
       ...(options.runtime === undefined ? {} : { Runtime: options.runtime }),
       AutoRemove: false,
       RestartPolicy: { Name: 'no' },

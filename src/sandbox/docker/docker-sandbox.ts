@@ -3,9 +3,11 @@ import { sleep } from '../../shared/abort.js'
 import { createId } from '../../shared/ids.js'
 import { SafeCoderError } from '../../shared/errors.js'
 import { toWorkspacePath } from '../workspace-path.js'
+import { NO_SPACE, diskFullError, sandboxDiskFull } from '../disk/index.js'
 import type {
   BackendKind,
   DirEntry,
+  DiskLimits,
   ExecIO,
   ExecRequest,
   ExecResult,
@@ -42,6 +44,8 @@ export class DockerSandbox implements Sandbox {
     private readonly release: () => Promise<void> = () => Promise.resolve(),
     /** The in-container agent, for images that can run it; Engine-API exec otherwise. */
     private readonly agent?: ContainerAgent,
+    /** What the container may store (a full disk inside is said in these terms). */
+    readonly disk?: DiskLimits,
   ) {
     this.id = container.id
     this.gate = new FreezeGate(containerFreezer(container, kind === 'podman' ? 'podman' : 'docker'))
@@ -201,7 +205,7 @@ export class DockerSandbox implements Sandbox {
     try {
       return { value: await op(agent) }
     } catch (error) {
-      if (!agent.closed) throw error
+      if (!agent.closed) throw sandboxDiskFull(error, this.disk)
       await this.assertRunning(error)
       return undefined
     }
@@ -266,7 +270,13 @@ export class DockerSandbox implements Sandbox {
     if (result.aborted)
       throw new SafeCoderError('ABORTED', `${op} of ${JSON.stringify(path)} was cancelled.`)
     if (result.exitCode === 0) return
-    throw this.fileError(result.exitCode, op, path, result.stderr.toString('utf8').trim())
+    const detail = result.stderr.toString('utf8').trim()
+    if (NO_SPACE.test(detail)) {
+      const what = `Cannot ${op} ${JSON.stringify(path)} in the sandbox`
+      const full = diskFullError(what, 'ENOSPC', { path, sandboxId: this.id })
+      throw sandboxDiskFull(full, this.disk)
+    }
+    throw this.fileError(result.exitCode, op, path, detail)
   }
 
   private fileError(status: number | null, op: string, path: string, detail = ''): SafeCoderError {

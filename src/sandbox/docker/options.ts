@@ -1,3 +1,6 @@
+/** The key that sizes a container's disks, for messages. */
+export const DOCKER_DISK_KEY = '[docker] disk_mb'
+
 /** What the Docker-API backend needs from configuration ([docker] section). */
 export interface DockerBackendOptions {
   kind: 'docker' | 'podman'
@@ -6,6 +9,8 @@ export interface DockerBackendOptions {
   memoryMb: number
   pidsLimit: number
   tmpSizeMb: number
+  /** The workspace disk and the writable layer, each at most this large (`[docker] disk_mb`). */
+  diskMb: number
   readOnlyRoot: boolean
   autoPull: boolean
   runtime?: string | undefined

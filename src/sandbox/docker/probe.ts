@@ -4,6 +4,7 @@ import type { ProbeResult } from '../types.js'
 import { connectEngine, findEngineEndpoints, type EngineEndpoint } from './connect.js'
 import { engineMessage } from './engine-errors.js'
 import type { DockerBackendOptions } from './options.js'
+import { backingFilesystem } from './root-layer.js'
 
 const PROBE_TIMEOUT_MS = 3000
 
@@ -60,6 +61,8 @@ export async function probeEngine(
             defaultRuntime: info.DefaultRuntime,
             rootless,
             cgroupVersion: info.CgroupVersion,
+            storageDriver: info.Driver,
+            backingFilesystem: backingFilesystem(info.DriverStatus),
           },
         },
       }
@@ -80,6 +83,8 @@ interface EngineInfo {
   DefaultRuntime?: string
   SecurityOptions?: string[]
   CgroupVersion?: string
+  Driver?: string
+  DriverStatus?: unknown
 }
 
 function unavailable(

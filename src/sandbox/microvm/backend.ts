@@ -6,6 +6,7 @@ import { SafeCoderError, toErrorInfo } from '../../shared/errors.js'
 import { isProcessAlive } from '../../shared/process-alive.js'
 import { connectAgent } from '../agent-channel/client.js'
 import type {
+  DiskLimits,
   ImageInfo,
   ProbeResult,
   Sandbox,
@@ -36,6 +37,8 @@ export interface MicrovmBackendOptions {
   accel: AccelChoice
   vcpus: number
   memMib: number
+  /** The workspace drive's size and the key that sets it. */
+  disk: { mib: number; key: string }
   /** Boot-to-agent deadline. */
   bootTimeoutMs: number
   /** KVM test-boot deadline. */
@@ -140,6 +143,7 @@ export class MicrovmBackend implements SandboxBackend {
         user,
         env: { HOME: '/tmp', ...spec.env },
         memoryLimitBytes: this.options.memMib * 1024 * 1024,
+        disk: await this.diskLimits(),
         release: async ({ recover }) => this.#release(runDir, spec.mirrorDir, recover),
       })
     } catch (error) {
@@ -149,6 +153,20 @@ export class MicrovmBackend implements SandboxBackend {
         throw new SafeCoderError('ABORTED', 'Starting the microVM was cancelled.')
       throw error
     }
+  }
+
+  /** The guest stores its work on its own drive and the rest in its memory: both bounded. */
+  diskLimits(): Promise<DiskLimits> {
+    const { disk, memMib } = this.options
+    return Promise.resolve({
+      key: disk.key,
+      mib: disk.mib,
+      workspace: { enforced: true, how: `/workspace is the VM's own ${disk.mib} MiB ext4 drive` },
+      root: {
+        enforced: true,
+        how: `the root (with /tmp) is a tmpfs overlay in guest memory: at most half its ${memMib} MiB`,
+      },
+    })
   }
 
   async list(): Promise<SandboxInfo[]> {

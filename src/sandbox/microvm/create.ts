@@ -11,6 +11,9 @@ import { QemuHypervisor } from './qemu/index.js'
 import { testBoot } from './test-boot.js'
 import type { GuestImage, Hypervisor } from './types.js'
 
+/** The key that sizes a microVM's workspace drive, for messages. */
+export const VM_DISK_KEY = '[vm] disk_size_mib'
+
 /** The microVM backend of one kind, configured from the [vm] section. */
 export function createMicrovmBackend(
   kind: 'qemu' | 'firecracker',
@@ -55,7 +58,10 @@ export function createMicrovmBackend(
     },
     hint: 'Build it (as root, offline): safe-coder image build --vm. It needs the sandbox image (safe-coder image build), e2fsprogs and busybox-static.',
     createDrive: async (mirrorDir, drivePath) => {
-      await createWorkspaceDrive(mirrorDir, drivePath)
+      await createWorkspaceDrive(mirrorDir, drivePath, {
+        sizeMib: vm.disk_size_mib,
+        sizeKey: VM_DISK_KEY,
+      })
     },
     probeBoot: async (image, accel, timeoutMs) => {
       if (hypervisor instanceof QemuHypervisor) {
@@ -88,6 +94,7 @@ export function createMicrovmBackend(
     accel: vm.accel,
     vcpus: vm.vcpu_count,
     memMib: vm.mem_size_mib,
+    disk: { mib: vm.disk_size_mib, key: VM_DISK_KEY },
     bootTimeoutMs: vm.boot_timeout_s * 1000,
     probeTimeoutMs: vm.probe_timeout_s * 1000,
     runRoot,

@@ -4,9 +4,11 @@ import { SafeCoderError, isSafeCoderError } from '../../shared/errors.js'
 import { isUnsafeName } from '../../workspace/path-rules.js'
 import { sleep } from '../../shared/abort.js'
 import type { AgentClient } from '../agent-channel/types.js'
+import { sandboxDiskFull } from '../disk/index.js'
 import type {
   BackendKind,
   DirEntry,
+  DiskLimits,
   ExecIO,
   ExecRequest,
   ExecResult,
@@ -32,6 +34,8 @@ export interface MicrovmSandboxOptions {
   user: { uid: number; gid: number }
   env: Record<string, string>
   memoryLimitBytes: number
+  /** What the guest may store (a full drive inside is said in these terms). */
+  disk?: DiskLimits
   /** After the VM is gone: recover the workspace from its drive into the mirror, free its files. */
   release: (options: { recover: boolean }) => Promise<Released>
 }
@@ -51,6 +55,7 @@ export class MicrovmSandbox implements Sandbox {
   readonly id: string
   readonly kind: BackendKind
   readonly warning: string | undefined
+  readonly disk: DiskLimits | undefined
   #disposed: Promise<void> | undefined
   #gone: SafeCoderError | undefined
   /** The host's own mirror work for the guest (pulls, pushes): one at a time, in order. */
@@ -69,6 +74,7 @@ export class MicrovmSandbox implements Sandbox {
   constructor(private readonly options: MicrovmSandboxOptions) {
     this.id = options.vm.id
     this.kind = options.kind
+    this.disk = options.disk
     this.warning =
       options.vm.accel === 'tcg' ? 'TCG: software emulation, not hardware isolation' : undefined
     void options.vm.exited.then((exit) => {
@@ -117,7 +123,11 @@ export class MicrovmSandbox implements Sandbox {
     options: { mode?: number; signal?: AbortSignal } = {},
   ): Promise<void> {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data
-    await this.#call(() => this.options.agent.writeFile(path, bytes, options))
+    await this.#call(() => this.options.agent.writeFile(path, bytes, options)).catch(
+      (error: unknown) => {
+        throw sandboxDiskFull(error, this.disk)
+      },
+    )
   }
 
   stat(path: string, options: { signal?: AbortSignal } = {}): Promise<FileStat> {

@@ -26,7 +26,7 @@ export async function testBoot(options: {
     const empty = path.join(runDir, 'empty')
     await mkdir(empty)
     const drive = path.join(runDir, 'workspace.ext4')
-    await createWorkspaceDrive(empty, drive, { minSizeMib: 64, headroomMib: 0 })
+    await createWorkspaceDrive(empty, drive, { sizeMib: 64 })
     const signal = AbortSignal.timeout(options.timeoutMs)
     vm = await options.hypervisor.launch({
       id: createId('probe'),

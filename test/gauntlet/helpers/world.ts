@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readFile, readdir, symlink, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { execa, type Options, type ResultPromise } from 'execa'
 import { binPath, requireBuiltCli } from '../../helpers/built-cli.js'
+import { removeTree } from '../../helpers/sandbox.js'
 import { backendProbe, processesWithEnv, type BackendProbe } from './backend.js'
 import { digest, treeChanges, treeHash } from './hash.js'
 import { GAUNTLET_IMAGE, type GauntletBackend } from './options.js'
@@ -509,7 +510,7 @@ export class World {
     }
     for (const fn of this.disposers.reverse()) await fn().catch(() => undefined)
     if (process.env.SAFE_CODER_GAUNTLET_KEEP !== '1')
-      await rm(this.root, { recursive: true, force: true }).catch(() => undefined)
+      await removeTree(this.root).catch(() => undefined)
   }
 }
 

@@ -50,6 +50,15 @@ describe('invalid values', () => {
       '[image] packages[1] must be a Debian package name',
     ],
     ['docker = 3\n', '[docker] must be a table of settings, found 3 (a number)'],
+    [
+      '[docker]\ndisk_mb = 0\n',
+      '[docker] disk_mb must be an integer from 64 to 16777216, found 0 (a number)',
+    ],
+    [
+      '[docker]\ndisk_mb = 1e12\n',
+      '[docker] disk_mb must be an integer from 64 to 16777216, found 1000000000000',
+    ],
+    ['[vm]\ndisk_size_mib = 63.5\n', '[vm] disk_size_mib must be an integer from 64 to 16777216'],
   ])('explains %j', async (content, text) => {
     const [error] = await projectError('.safecoderrc.toml', content)
     expect(error.message).toContain(text)

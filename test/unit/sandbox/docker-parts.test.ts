@@ -183,6 +183,7 @@ describe('buildContainerSpec', () => {
       memoryMb: 512,
       pidsLimit: 100,
       tmpSizeMb: 64,
+      diskMb: 256,
       readOnlyRoot: true,
       autoPull: false,
       runtime: 'runsc',

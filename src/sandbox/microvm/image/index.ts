@@ -24,5 +24,5 @@ export {
   ROOT_DRIVE_SERIAL,
   WORKSPACE_DRIVE_SERIAL,
 } from './init-scripts.js'
-export { createWorkspaceDrive, WORKSPACE_FEATURES, workspaceDriveSize } from './workspace-drive.js'
+export { createWorkspaceDrive, WORKSPACE_FEATURES } from './workspace-drive.js'
 export type { WorkspaceDriveOptions } from './workspace-drive.js'

@@ -19,6 +19,8 @@ export const HOST_TOOLS = {
   zstd: 'zstd',
   gzip: 'gzip',
   cp: 'coreutils',
+  mount: 'mount',
+  umount: 'mount',
 } as const
 
 export type HostTool = keyof typeof HOST_TOOLS

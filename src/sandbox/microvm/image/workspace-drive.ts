@@ -1,6 +1,7 @@
-import { mkdir, rm, stat, truncate, writeFile } from 'node:fs/promises'
+import { rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { SafeCoderError } from '../../../shared/errors.js'
+import { MIB, makeExt4 } from '../../disk/ext4.js'
 import { treeUsage } from './fs-walk.js'
 import { WORKSPACE_DRIVE_SERIAL } from './init-scripts.js'
 import { requireTool, runTool } from './tools.js'
@@ -11,7 +12,6 @@ import { requireTool, runTool } from './tools.js'
  * hand its changes over, Safe Coder's own reader takes them from it (../ext4/, ../recover.ts).
  */
 
-const MIB = 1024 * 1024
 export const WORKSPACE_LABEL = WORKSPACE_DRIVE_SERIAL
 
 /**
@@ -36,35 +36,23 @@ export const WORKSPACE_FEATURES = [
 ] as const
 
 export interface WorkspaceDriveOptions {
-  /** Smallest drive size (default 1024 MiB). */
-  minSizeMib?: number
-  /** Free space on top of twice the content (default 1024 MiB). */
-  headroomMib?: number
+  /** The drive's size: the most the guest can keep in /workspace (default 1024 MiB). */
+  sizeMib?: number
+  /** The config key that sets the size, named when the mirror does not fit. */
+  sizeKey?: string
   signal?: AbortSignal
 }
 
-/** Drive size: content × 2 + headroom, at least `minSizeMib`, in whole MiB. */
-export function workspaceDriveSize(
-  contentBytes: number,
-  inodes: number,
-  options: Pick<WorkspaceDriveOptions, 'minSizeMib' | 'headroomMib'> = {},
-): number {
-  const headroom = (options.headroomMib ?? 1024) * MIB
-  const wanted = contentBytes * 2 + inodes * 256 * 2 + headroom
-  const size = Math.max(wanted, (options.minSizeMib ?? 1024) * MIB)
-  return Math.ceil(size / MIB) * MIB
-}
-
 /**
- * Makes `drivePath` (a sparse file, replaced if present) an ext4 filesystem holding a copy of
- * `mirrorDir`, whose root directory becomes the drive's root (owner and mode included).
+ * Makes `drivePath` (a sparse file, replaced if present) an ext4 filesystem of the given size
+ * holding a copy of `mirrorDir`, whose root directory becomes the drive's root (owner and mode
+ * included). A mirror that does not fit is DISK_FULL naming the size's key.
  */
 export async function createWorkspaceDrive(
   mirrorDir: string,
   drivePath: string,
   options: WorkspaceDriveOptions = {},
 ): Promise<{ sizeBytes: number; contentBytes: number }> {
-  const mkfs = await requireTool('mkfs.ext4', 'to make the VM workspace drive')
   const debugfs = await requireTool('debugfs', 'to make the VM workspace drive')
   const signal = options.signal === undefined ? {} : { signal: options.signal }
   const info = await stat(mirrorDir).catch(() => undefined)
@@ -75,37 +63,15 @@ export async function createWorkspaceDrive(
     )
   }
   const usage = await treeUsage(mirrorDir)
-  const size = workspaceDriveSize(usage.blockBytes, usage.inodes, options)
-  await mkdir(path.dirname(drivePath), { recursive: true })
-  await rm(drivePath, { force: true })
-  await writeFile(drivePath, '', { mode: 0o600 })
-  await truncate(drivePath, size)
+  const size = (options.sizeMib ?? 1024) * MIB
+  await makeExt4(drivePath, size, {
+    label: WORKSPACE_LABEL,
+    fromDir: mirrorDir,
+    sizeKey: options.sizeKey ?? 'the drive size',
+    features: WORKSPACE_FEATURES,
+    ...signal,
+  })
   try {
-    await runTool(
-      mkfs,
-      [
-        '-F',
-        '-q',
-        '-t',
-        'ext4',
-        '-L',
-        WORKSPACE_LABEL,
-        '-m',
-        '0',
-        '-O',
-        `none,${WORKSPACE_FEATURES.join(',')}`,
-        // The file is new and sparse, so it already reads as zeros: nothing to initialise.
-        '-E',
-        'lazy_itable_init=1,lazy_journal_init=1,nodiscard',
-        '-d',
-        mirrorDir,
-        drivePath,
-      ],
-      {
-        what: `mkfs.ext4 -d ${mirrorDir} (workspace drive)`,
-        ...signal,
-      },
-    )
     // mkfs.ext4 -d (1.47.0) gives the root directory 0755 root:root; the guest must see the
     // mirror's own owner and mode at /workspace.
     await runTool(

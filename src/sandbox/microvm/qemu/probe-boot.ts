@@ -62,7 +62,7 @@ export async function probeBoot(options: ProbeBootOptions): Promise<ProbeBootRes
     const empty = path.join(runDir, 'empty')
     await mkdir(empty)
     const drive = path.join(runDir, 'workspace.ext4')
-    await createWorkspaceDrive(empty, drive, { minSizeMib: 16, headroomMib: 0 })
+    await createWorkspaceDrive(empty, drive, { sizeMib: 16 })
     try {
       vm = await hypervisor.launch({
         id: `probe-${options.accel}-${process.pid}-${started.toString(36)}`,

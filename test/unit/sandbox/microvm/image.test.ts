@@ -20,7 +20,6 @@ import {
   readStaticBusybox,
 } from '../../../../src/sandbox/microvm/image/initramfs.js'
 import { rootfsSizeBytes } from '../../../../src/sandbox/microvm/image/rootfs.js'
-import { workspaceDriveSize } from '../../../../src/sandbox/microvm/image/workspace-drive.js'
 import { AGENT_SERIAL_NAME, AGENT_VSOCK_PORT } from '../../../../src/sandbox/microvm/types.js'
 import { SafeCoderError } from '../../../../src/shared/errors.js'
 
@@ -105,14 +104,6 @@ describe.skipIf(!hasBusybox)('initramfs', () => {
 })
 
 describe('sizes', () => {
-  it('sizes the workspace drive at twice the content plus headroom', () => {
-    expect(workspaceDriveSize(0, 1)).toBe(1025 * MIB)
-    expect(workspaceDriveSize(3000 * MIB, 10)).toBe(
-      Math.ceil((6000 * MIB + 5120 + 1024 * MIB) / MIB) * MIB,
-    )
-    expect(workspaceDriveSize(0, 1, { minSizeMib: 16, headroomMib: 0 })).toBe(16 * MIB)
-  })
-
   it('sizes the root image to its content plus slack', () => {
     const size = rootfsSizeBytes({ blockBytes: 300 * MIB, inodes: 10_000 })
     expect(size % MIB).toBe(0)
