@@ -19,7 +19,7 @@ import { sandboxError } from './engine-errors.js'
 import { DEFAULT_MAX_OUTPUT, runEngineExec, type RawExecResult } from './exec.js'
 import { FILE_STATUS, LIST_SCRIPT, READ_SCRIPT, STAT_SCRIPT, WRITE_SCRIPT } from './file-scripts.js'
 import { parseListing, parseStat } from './file-parse.js'
-import { streamStats } from './stats.js'
+import { sampleStats } from './cgroup-stats.js'
 
 const DEFAULT_MAX_READ = 64 * 1024 * 1024
 
@@ -118,7 +118,7 @@ export class DockerSandbox implements Sandbox {
   }
 
   stats(signal: AbortSignal): AsyncIterable<ResourceSample> {
-    return streamStats(this.container, signal)
+    return sampleStats(this.container, signal)
   }
 
   dispose(): Promise<void> {
