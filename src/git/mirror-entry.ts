@@ -1,5 +1,5 @@
 import { constants, type Stats } from 'node:fs'
-import { lstat, open, readlink } from 'node:fs/promises'
+import { lstat, open, readlink, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { errnoOf, SafeCoderError } from '../shared/errors.js'
 import type { GitFileMode } from '../shared/manifest.js'
@@ -28,12 +28,26 @@ export interface StatKey {
 /** What one mirror path holds, read without following any link. */
 export type MirrorEntry =
   | { kind: 'blob'; mode: GitFileMode; content: Buffer; stat: StatKey }
+  /** A file larger than {@link wholeReadBytes}, already stored as the blob `oid` by the sink. */
+  | { kind: 'stored'; mode: GitFileMode; oid: string; size: number; stat: StatKey }
   | { kind: 'too-large'; mode: GitFileMode; stat: StatKey }
   | { kind: 'directory' }
   | { kind: 'missing' }
   | { kind: 'skip'; reason: SkipReason }
 
 const openFlags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK
+
+/**
+ * Files up to this size are read whole; larger ones go to the {@link LargeFileSink} in chunks.
+ * Sixteen reads run at once, so this bounds what recording holds in memory to 128 MiB.
+ */
+export const wholeReadBytes = 8 * 1024 * 1024
+
+/**
+ * Stores a file too large to hold in memory as a blob, reading `size` bytes from the open
+ * handle; returns its id, or undefined when the file came up short (it shrank meanwhile).
+ */
+export type LargeFileSink = (handle: FileHandle, size: number) => Promise<string | undefined>
 
 export function statKey(stats: Stats): StatKey {
   return {
@@ -61,8 +75,9 @@ export interface MirrorRoot {
  * Reads one path of the hostile mirror: `lstat` first; a symlink yields its target bytes (never
  * what it points to); a regular file is opened with O_NOFOLLOW|O_NONBLOCK and must still be the
  * inode `lstat` saw, so a file swapped for a link or a FIFO in between is not followed or waited
- * on; files over `maxFileBytes` are never opened. A file that grows while it is read is recorded
- * up to its size at open time. Missing paths (or a parent that is no longer a directory) are
+ * on; files over `maxFileBytes` are never opened. Files over {@link wholeReadBytes} are handed to
+ * `storeLarge` instead of being read into memory. A file that grows while it is read is recorded
+ * up to its size at open time; one that shrinks is read again. Missing paths (or a parent that is no longer a directory) are
  * 'missing'; permission errors are skips.
  *
  * Node cannot open a path relative to a directory descriptor, so a parent directory swapped for
@@ -74,6 +89,7 @@ export interface MirrorRoot {
 export async function readMirrorEntry(
   root: MirrorRoot,
   rel: string,
+  storeLarge: LargeFileSink,
   given?: Stats,
 ): Promise<MirrorEntry> {
   const { workDir, maxFileBytes } = root
@@ -84,7 +100,7 @@ export async function readMirrorEntry(
       if (stats.dev !== root.dev && !stats.isDirectory()) {
         return { kind: 'skip', reason: 'other-device' }
       }
-      const entry = await readStatted(workDir, rel, stats, maxFileBytes)
+      const entry = await readStatted(workDir, rel, stats, maxFileBytes, storeLarge)
       if (entry !== 'changed') return entry
     } catch (error) {
       const errno = errnoOf(error)
@@ -103,6 +119,7 @@ async function readStatted(
   rel: string,
   stats: Stats,
   maxFileBytes: number,
+  storeLarge: LargeFileSink,
 ): Promise<MirrorEntry | 'changed'> {
   if (stats.isDirectory()) return { kind: 'directory' }
   if (stats.isSymbolicLink()) {
@@ -120,6 +137,17 @@ async function readStatted(
     if (!opened.isFile() || opened.ino !== stats.ino || opened.dev !== stats.dev) return 'changed'
     if (opened.size > maxFileBytes) {
       return { kind: 'too-large', mode: fileMode(opened), stat: statKey(opened) }
+    }
+    if (opened.size > wholeReadBytes) {
+      const oid = await storeLarge(handle, opened.size)
+      if (oid === undefined) return 'changed'
+      return {
+        kind: 'stored',
+        mode: fileMode(opened),
+        oid,
+        size: opened.size,
+        stat: statKey(opened),
+      }
     }
     const content = Buffer.allocUnsafe(opened.size)
     let filled = 0

@@ -17,11 +17,12 @@ import {
   type DirNode,
   type TrackedFile,
 } from './file-tree.js'
-import { writeLooseObject } from './loose-object.js'
+import { writeLooseBlobFrom, writeLooseObject } from './loose-object.js'
 import {
   readFailed,
   readMirrorEntry,
   tooLargePlaceholder,
+  type LargeFileSink,
   type SkipReason,
 } from './mirror-entry.js'
 import { walkMirror, type WalkedPath } from './mirror-walk.js'
@@ -67,6 +68,7 @@ export function createMirrorRefresh(
     statsUpdated: false,
   }
   const ancestors = new Map<string, Promise<Stats | undefined>>()
+  const storeLarge: LargeFileSink = (handle, size) => writeLooseBlobFrom(repo.gitdir, handle, size)
   // Walked names are valid tree names, so plain concatenation is what path.join would give.
   const workDirPrefix = `${repo.workDir}${path.sep}`
 
@@ -92,7 +94,7 @@ export function createMirrorRefresh(
     const cached = getFile(root, rel)
     if (cached !== undefined && !cached.racy && sameStat(cached.stat, stats)) return
     const seenAt = Date.now()
-    const entry = await readMirrorEntry(repo, rel, stats)
+    const entry = await readMirrorEntry(repo, rel, storeLarge, stats)
     if (entry.kind === 'missing') {
       remove(rel)
       return
@@ -107,12 +109,19 @@ export function createMirrorRefresh(
       return
     }
     const tooLarge = entry.kind === 'too-large'
-    const content = tooLarge
-      ? tooLargePlaceholder(rel, entry.stat.size, repo.maxFileBytes)
-      : entry.content
     if (!tooLarge) options.onRead?.(rel)
     const racy = isRacy(entry.stat, seenAt)
-    const oid = objectId('blob', content)
+    // A large file is already stored (it streamed through the sink); the rest is in memory.
+    let blob: { oid: string; size: number; content?: Buffer }
+    if (entry.kind === 'stored') blob = { oid: entry.oid, size: entry.size }
+    else {
+      const content = tooLarge
+        ? tooLargePlaceholder(rel, entry.stat.size, repo.maxFileBytes)
+        : entry.content
+      const size = tooLarge ? entry.stat.size : content.byteLength
+      blob = { oid: objectId('blob', content), size, content }
+    }
+    const { oid, size } = blob
     if (cached !== undefined && cached.oid === oid && cached.mode === entry.mode) {
       cached.stat = entry.stat
       cached.racy = racy
@@ -120,8 +129,7 @@ export function createMirrorRefresh(
       refresh.statsUpdated = true
       return
     }
-    await writeLooseObject(repo.gitdir, 'blob', content)
-    const size = tooLarge ? entry.stat.size : content.byteLength
+    if (blob.content !== undefined) await writeLooseObject(repo.gitdir, 'blob', blob.content)
     refresh.infos.push(tooLarge ? { oid, size, tooLargePath: rel } : { oid, size })
     const file: TrackedFile = { mode: entry.mode, oid, size, tooLarge, stat: entry.stat, racy }
     for (const [gone, old] of setFile(root, rel, file)) note(gone, old, undefined)

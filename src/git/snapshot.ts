@@ -6,8 +6,13 @@ import { appendBlobInfo, type BlobInfo } from './blob-info.js'
 import { formatMessage, encodeCommit } from './commit-object.js'
 import { eachLimit } from './each-limit.js'
 import { buildTrees, createDir, setFile } from './file-tree.js'
-import { writeLooseObject } from './loose-object.js'
-import { readMirrorEntry, tooLargePlaceholder, type SkipReason } from './mirror-entry.js'
+import { writeLooseBlobFrom, writeLooseObject } from './loose-object.js'
+import {
+  readMirrorEntry,
+  tooLargePlaceholder,
+  type LargeFileSink,
+  type SkipReason,
+} from './mirror-entry.js'
 import { walkMirror } from './mirror-walk.js'
 import { createPackWriter } from './pack-writer.js'
 import { keepState } from './repo-state.js'
@@ -57,6 +62,8 @@ export async function takeSnapshot(
   const manifest: Manifest = {}
   const infos: BlobInfo[] = []
   const pack = await createPackWriter(repo.gitdir)
+  // Large files stream into loose objects beside the pack, which takes only whole buffers.
+  const storeLarge: LargeFileSink = (handle, size) => writeLooseBlobFrom(repo.gitdir, handle, size)
   let done = 0
   try {
     await eachLimit(
@@ -64,15 +71,21 @@ export async function takeSnapshot(
       concurrency,
       async ({ rel }) => {
         const seenAt = Date.now()
-        const entry = await readMirrorEntry(repo, rel)
-        if (entry.kind === 'blob' || entry.kind === 'too-large') {
+        const entry = await readMirrorEntry(repo, rel, storeLarge)
+        if (entry.kind === 'blob' || entry.kind === 'stored' || entry.kind === 'too-large') {
           const tooLarge = entry.kind === 'too-large'
           if (!tooLarge) options.onRead?.(rel)
-          const content = tooLarge
-            ? tooLargePlaceholder(rel, entry.stat.size, repo.maxFileBytes)
-            : entry.content
-          const oid = await pack.add('blob', content)
-          const size = tooLarge ? entry.stat.size : content.byteLength
+          let oid: string
+          let size: number
+          if (entry.kind === 'stored') {
+            ;({ oid, size } = entry)
+          } else {
+            const content = tooLarge
+              ? tooLargePlaceholder(rel, entry.stat.size, repo.maxFileBytes)
+              : entry.content
+            oid = await pack.add('blob', content)
+            size = tooLarge ? entry.stat.size : content.byteLength
+          }
           manifest[rel] = tooLarge
             ? { oid, mode: entry.mode, size, tooLarge }
             : { oid, mode: entry.mode, size }

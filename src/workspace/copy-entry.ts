@@ -4,8 +4,12 @@ import path from 'node:path'
 import { copyFailed, displayPath, hintFor, skipReasonOf, writeHint } from './copy-errors.js'
 import { parentOf, type CopyContext } from './copy-context.js'
 import type { SkippedPath } from './copy-in.js'
+import { copySparse, isSparse } from './copy-sparse.js'
 
-/** Exclusive (never overwrite, never write through a link) and reflinked where supported. */
+/**
+ * Exclusive (never overwrite, never write through a link) and reflinked where supported; files
+ * with holes are copied by {@link copySparse} instead, which keeps them.
+ */
 const copyMode = constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE
 
 /**
@@ -49,14 +53,20 @@ async function copyRegularFile(ctx: CopyContext, rel: string, stats: Stats): Pro
   }
   await ctx.makeMirrorDir(parentOf(rel))
   const target = path.join(ctx.mirrorDir, rel)
+  const sparse = isSparse(stats)
   try {
-    await copyFile(path.join(ctx.projectDir, rel), target, copyMode)
+    if (!sparse) await copyFile(path.join(ctx.projectDir, rel), target, copyMode)
+    else if (!(await copySparse(path.join(ctx.projectDir, rel), target, stats))) {
+      ctx.skip(rel, 'vanished')
+      return 0
+    }
   } catch (error) {
     skipOrThrow(ctx, rel, error, 'copy')
     return 0
   }
-  // copyFile carries the whole mode over; only the plain permission bits may reach the sandbox.
-  if ((stats.mode & 0o7000) !== 0) {
+  // copyFile carries the whole mode over and a sparse copy starts private: only the plain
+  // permission bits may reach the sandbox.
+  if (sparse || (stats.mode & 0o7000) !== 0) {
     try {
       await chmod(target, stats.mode & 0o777)
     } catch (error) {

@@ -22,8 +22,8 @@ import { sandboxError } from './engine-errors.js'
 import { DEFAULT_MAX_OUTPUT, runEngineExec, type ExecStarter, type RawExecResult } from './exec.js'
 import { FILE_STATUS, LIST_SCRIPT, READ_SCRIPT, STAT_SCRIPT, WRITE_SCRIPT } from './file-scripts.js'
 import { parseListing, parseStat } from './file-parse.js'
+import { sampleStats } from './cgroup-stats.js'
 import { containerFreezer } from './freeze.js'
-import { streamStats } from './stats.js'
 
 const DEFAULT_MAX_READ = 64 * 1024 * 1024
 
@@ -130,7 +130,7 @@ export class DockerSandbox implements Sandbox {
   }
 
   stats(signal: AbortSignal): AsyncIterable<ResourceSample> {
-    return streamStats(this.container, signal)
+    return sampleStats(this.container, signal)
   }
 
   whileFrozen<T>(work: () => Promise<T>): Promise<T> {

@@ -1,4 +1,14 @@
-import { chmod, lstat, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import {
+  chmod,
+  lstat,
+  open,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
 import { execa } from 'execa'
@@ -112,6 +122,30 @@ describe('copyIn special and large files', () => {
     expect(report.skipped).toEqual([{ path: 'big.bin', reason: 'too-large' }])
     expect(await listTree(mirror)).toEqual(['edge.bin'])
     expect(await readFile(path.join(mirror, 'edge.bin'), 'utf8')).toHaveLength(1000)
+  })
+
+  it('keeps sparse files sparse, with their data, length and mode', async () => {
+    const { project, mirror } = await projectAndMirror()
+    const size = 16 * 1024 * 1024
+    const handle = await open(path.join(project, 'disk.img'), 'w', 0o640)
+    await handle.write('head', 0)
+    await handle.write('middle', size / 2 + 10)
+    await handle.truncate(size)
+    await handle.close()
+    await chmod(path.join(project, 'disk.img'), 0o4750)
+
+    const report = await copyIn({ projectDir: project, mirrorDir: mirror })
+
+    expect(report.bytes).toBe(size)
+    const copied = await stat(path.join(mirror, 'disk.img'))
+    expect(copied.size).toBe(size)
+    expect(copied.mode & 0o7777).toBe(0o750)
+    // Two blocks of data, not 16 MiB of zeros written out.
+    expect(copied.blocks * 512).toBeLessThan(1024 * 1024)
+    const bytes = await readFile(path.join(mirror, 'disk.img'))
+    expect(bytes.subarray(0, 4).toString()).toBe('head')
+    expect(bytes.subarray(size / 2 + 10, size / 2 + 16).toString()).toBe('middle')
+    expect(bytes.filter((byte) => byte !== 0)).toHaveLength('headmiddle'.length)
   })
 })
 
