@@ -6,7 +6,7 @@ import { DockerBackend } from './docker/backend.js'
 import { BUSYBOX_IMAGE, buildBusyboxImage } from './docker/busybox-image.js'
 import { buildSandboxImage, type BuildImageResult } from './docker/image-build.js'
 import { imageTreeSource } from './docker/image-export.js'
-import { defaultDistDir } from './docker/sidecar.js'
+import { defaultDistDir } from './docker/dist-dir.js'
 import { dockerBackendOptions } from './index.js'
 import {
   buildGuestImage,

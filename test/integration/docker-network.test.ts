@@ -12,12 +12,11 @@ import { reapOrphans } from '../../src/sandbox/gc.js'
 import { DockerBackend } from '../../src/sandbox/docker/backend.js'
 import { inspectImage } from '../../src/sandbox/docker/image.js'
 import { networkNames, prepareNetwork, PROXY_URL } from '../../src/sandbox/docker/network.js'
-import {
-  defaultDistDir,
-  locateProxy,
-  ProxyEventReader,
-  type ProxyAssets,
-} from '../../src/sandbox/docker/sidecar.js'
+import { defaultDistDir } from '../../src/sandbox/docker/dist-dir.js'
+import { findHostNode } from '../../src/sandbox/docker/host-node.js'
+import { locateProxy, type ProxyAssets } from '../../src/sandbox/docker/proxy-assets.js'
+import { ensureProxyImage, PROXY_ENV_KEYS } from '../../src/sandbox/docker/proxy-image.js'
+import { ProxyEventReader } from '../../src/sandbox/docker/proxy-events.js'
 import type { Sandbox, SandboxSpec } from '../../src/sandbox/types.js'
 import { isSafeCoderError, type SafeCoderError } from '../../src/shared/errors.js'
 import { createId } from '../../src/shared/ids.js'
@@ -54,10 +53,13 @@ async function proxyContainer(docker: Docker, sessionId: string): Promise<Docker
   return docker.getContainer(id)
 }
 
-/** Runs a shell command in a container as nobody (the proxy's user); its output. */
-async function execIn(container: Docker.Container, command: string): Promise<string> {
+/**
+ * Runs a Node script in the proxy container as nobody (its image has no shell, no curl, no
+ * getent: only the host's Node, mounted); what it printed.
+ */
+async function nodeIn(container: Docker.Container, script: string): Promise<string> {
   const exec = await container.exec({
-    Cmd: ['sh', '-c', command],
+    Cmd: ['/opt/safe-coder/node', '-e', script],
     User: '65534:65534',
     AttachStdout: true,
     AttachStderr: true,
@@ -196,7 +198,8 @@ describe('docker sandbox network: allowlist', () => {
     }
     // …while the proxy's own side reaches the host listener: the sandbox's wall is real.
     const sidecar = await proxyContainer(docker, sessionId)
-    expect(await execIn(sidecar, `curl -s -m 5 http://${outGateway}:${hostPort}/`)).toBe('host-ok')
+    const fetched = `fetch('http://${outGateway}:${hostPort}/').then((r) => r.text()).then((t) => process.stdout.write(t))`
+    expect(await nodeIn(sidecar, fetched)).toBe('host-ok')
     // Through the proxy, the metadata service and the host's addresses are refused.
     for (const t of ['169.254.169.254/', `${outGateway}:${hostPort}/`, `172.17.0.1:${hostPort}/`]) {
       const r = await curl(sandbox, `http://${t}`)
@@ -210,7 +213,9 @@ describe('docker sandbox network: allowlist', () => {
       const r = await sandbox.exec({ command: `getent hosts ${name}` })
       expect(r.exitCode, `${name}: ${r.stdout}`).not.toBe(0)
     }
-    expect(await execIn(sidecar, 'getent hosts allowed-server')).toContain(ip.allowed)
+    const lookup =
+      "require('dns').lookup('allowed-server', (e, a) => process.stdout.write(String(a)))"
+    expect(await nodeIn(sidecar, lookup)).toBe(ip.allowed)
     const ifaces = await sandbox.exec({
       command: "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort",
     })
@@ -242,18 +247,26 @@ describe('docker sandbox network: allowlist', () => {
       deny: [],
     })
     const info = await (await proxyContainer(docker, sessionId)).inspect()
+    // Safe Coder's own image, by id, and an environment set in full by Safe Coder.
+    expect(info.Image).toBe(await ensureProxyImage(docker))
+    expect(info.Config.Env.map((v) => v.split('=')[0]).sort()).toEqual([...PROXY_ENV_KEYS].sort())
     expect(info.Config.User).toBe('65534:65534')
     expect(info.HostConfig.CapDrop).toEqual(['ALL'])
     expect(info.HostConfig.SecurityOpt).toEqual(['no-new-privileges'])
     expect(info.HostConfig.ReadonlyRootfs).toBe(true)
     expect(info.HostConfig.PidsLimit).toBeGreaterThan(0)
     expect(info.HostConfig.Memory).toBeGreaterThan(0)
-    expect(info.Mounts.map((m) => [m.Destination, m.RW]).sort()).toEqual([
-      ['/etc/safe-coder/policy', false],
-      ['/opt/safe-coder/dist', false],
-      ['/opt/safe-coder/node', false],
-      ['/opt/safe-coder/package.json', false],
-    ])
+    const node = await findHostNode()
+    expect(info.Mounts.map((m) => [m.Destination, m.RW]).sort()).toEqual(
+      [
+        ['/etc/safe-coder/policy', false],
+        ['/opt/safe-coder/dist', false],
+        ['/opt/safe-coder/node', false],
+        ['/opt/safe-coder/package.json', false],
+        [node.interpreter?.target, false],
+        ...node.libraries.map((l) => [`/opt/safe-coder/lib/${l.name}`, false]),
+      ].sort(),
+    )
     expect(info.Mounts.find((m) => m.Destination === '/etc/safe-coder/policy')?.Source).toBe(
       path.dirname(policyFile),
     )

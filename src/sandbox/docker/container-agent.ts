@@ -10,7 +10,7 @@ import type { AgentClient } from '../agent-channel/types.js'
 import { WORKSPACE } from '../types.js'
 import { StreamDemuxer } from './demux.js'
 import { sandboxError } from './engine-errors.js'
-import { defaultDistDir } from './sidecar.js'
+import { defaultDistDir } from './dist-dir.js'
 
 /** Where the host's Node binary and the built agent appear inside the container (read-only). */
 const NODE_IN = '/opt/safe-coder/node'

@@ -39,18 +39,11 @@ export async function importRootfs(
   })
   let id: string
   try {
-    const response = await docker.importImage(tar.stdout, {
-      changes: imageChanges(spec),
-      abortSignal: signal,
-    })
-    const events = await readEngineEvents(response)
-    id = events.findLast((e) => e.status?.startsWith('sha256:') === true)?.status ?? ''
+    id = await importStream(docker, tar.stdout, { spec, what, signal })
   } catch (error) {
     tar.kill()
     await tar
-    throw error instanceof EngineStreamError
-      ? new SafeCoderError('IMAGE_BUILD_FAILED', `${what} failed: ${error.message}`)
-      : toEngineError(error, 'IMAGE_BUILD_FAILED', what, signal)
+    throw error
   }
   const archived = await tar
   if (archived.failed || id === '') {
@@ -64,6 +57,30 @@ export async function importRootfs(
   return tagImport(docker, id, options)
 }
 
+/**
+ * Streams a tar into the Engine as a new, untagged image with `spec` as its configuration; its
+ * id, or '' when the engine reported none.
+ */
+export async function importStream(
+  docker: Docker,
+  source: NodeJS.ReadableStream,
+  options: { spec: ImageSpec; what: string; signal?: AbortSignal | undefined },
+): Promise<string> {
+  const { what, signal } = options
+  try {
+    const response = await docker.importImage(source, {
+      changes: imageChanges(options.spec),
+      abortSignal: signal,
+    })
+    const events = await readEngineEvents(response)
+    return events.findLast((e) => e.status?.startsWith('sha256:') === true)?.status ?? ''
+  } catch (error) {
+    throw error instanceof EngineStreamError
+      ? new SafeCoderError('IMAGE_BUILD_FAILED', `${what} failed: ${error.message}`)
+      : toEngineError(error, 'IMAGE_BUILD_FAILED', what, signal)
+  }
+}
+
 // --numeric-owner: the guest's uids are what count, not the host's names for them.
 function tarArgs(dir: string, asRoot: boolean): string[] {
   const ownership = asRoot ? ['--owner=0', '--group=0'] : []
@@ -72,10 +89,10 @@ function tarArgs(dir: string, asRoot: boolean): string[] {
 }
 
 // Verify before tagging: an engine that silently ignores `changes` would defeat the cache check.
-async function tagImport(
+export async function tagImport(
   docker: Docker,
   id: string,
-  { tag, spec, signal }: ImportRootfsOptions,
+  { tag, spec, signal }: { tag: string; spec: ImageSpec; signal?: AbortSignal | undefined },
 ): Promise<ImageStatus> {
   const what = `Tagging ${id} as ${tag}`
   try {

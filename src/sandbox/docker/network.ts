@@ -5,15 +5,9 @@ import type { SandboxSpec } from '../types.js'
 import { engineMessage, statusOf } from './engine-errors.js'
 import { LABEL, ownerFilter, ownerOf, sandboxLabels, type Owner } from './labels.js'
 import type { DockerBackendOptions } from './options.js'
-import {
-  assertPolicyReadable,
-  locateProxy,
-  PROXY_ALIAS,
-  PROXY_PORT,
-  startSidecar,
-  type ProxyAssets,
-  type RunningSidecar,
-} from './sidecar.js'
+import { assertPolicyReadable, locateProxy, type ProxyAssets } from './proxy-assets.js'
+import { ensureProxyImage } from './proxy-image.js'
+import { PROXY_ALIAS, PROXY_PORT, startSidecar, type RunningSidecar } from './sidecar.js'
 
 /** How the sandbox container joins the network its session asked for. */
 export interface ContainerNetwork {
@@ -105,6 +99,8 @@ export async function prepareNetwork(
     }
     const assets = extra.assets ?? (await locateProxy())
     await assertPolicyReadable(network.policyFile)
+    // Never the [docker] image: the proxy holds the session's only way out.
+    const proxyImage = await ensureProxyImage(docker, { signal: extra.signal })
     await Promise.all([
       createNetwork(
         docker,
@@ -126,7 +122,7 @@ export async function prepareNetwork(
       docker,
       {
         name: names.proxy,
-        image: options.image,
+        image: proxyImage,
         labels: sandboxLabels(spec, Date.now(), 'egress-proxy'),
         assets,
         policyFile: network.policyFile,
@@ -194,7 +190,7 @@ function proxyError(error: unknown): SafeCoderError {
     'SANDBOX_FAILED',
     `Cannot start the egress proxy container: ${engineMessage(error)}.`,
     {
-      hint: 'Check that the engine is healthy (`docker info`) and that the [docker] image is present.',
+      hint: 'Check that the engine is healthy (`docker info`).',
       cause: error,
     },
   )

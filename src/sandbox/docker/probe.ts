@@ -7,6 +7,12 @@ import type { DockerBackendOptions } from './options.js'
 import { backingFilesystem } from './root-layer.js'
 
 const PROBE_TIMEOUT_MS = 3000
+/**
+ * An engine that answered its ping may still take seconds to describe itself: Podman's version
+ * and info run its helper binaries (conmon, the runtime), which took 1–3 s each on a loaded
+ * two-core host. Liveness is the ping's job; this only bounds a hung engine.
+ */
+const DESCRIBE_TIMEOUT_MS = 20_000
 
 export interface ProbedEngine {
   result: ProbeResult
@@ -35,8 +41,11 @@ export async function probeEngine(
     signal?.throwIfAborted()
     const docker = connectEngine(endpoint)
     try {
-      const version = await withTimeout(docker.version(), PROBE_TIMEOUT_MS)
-      const info = (await withTimeout(docker.info(), PROBE_TIMEOUT_MS)) as EngineInfo
+      await withTimeout(docker.ping(), PROBE_TIMEOUT_MS)
+      const [version, info] = await withTimeout(
+        Promise.all([docker.version(), docker.info() as Promise<EngineInfo>]),
+        DESCRIBE_TIMEOUT_MS,
+      )
       const components = version.Components as { Name: string }[] | undefined
       const isPodman = (components ?? []).some((c) => /podman/i.test(c.Name))
       const engine = isPodman ? 'Podman' : 'Docker Engine'
@@ -126,7 +135,7 @@ function describeFailure(
       return { reason: `no socket at ${where} (ENOENT)`, hint: installHint(kind) }
     case 'ETIMEDOUT':
       return {
-        reason: `${where} did not answer within ${PROBE_TIMEOUT_MS / 1000} s`,
+        reason: `${where} did not answer within ${timeoutOf(error) / 1000} s`,
         hint: `Check that the daemon is healthy (docker info), ${other}`,
       }
     default:
@@ -143,10 +152,15 @@ function installHint(kind: 'docker' | 'podman'): string {
     : 'Install Docker (Debian/Ubuntu: sudo apt-get install docker.io) and start it, set DOCKER_HOST, or choose another backend with --backend.'
 }
 
+function timeoutOf(error: unknown): number {
+  const ms = (error as { timeoutMs?: unknown }).timeoutMs
+  return typeof ms === 'number' ? ms : PROBE_TIMEOUT_MS
+}
+
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
-      reject(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }))
+      reject(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT', timeoutMs: ms }))
     }, ms)
     promise.then(
       (value) => {
