@@ -108,9 +108,7 @@ async function sync(
     confirmRisky: options.yes === true,
     dryRun: options.dryRun === true,
     onPlan: (p) =>
-      out.write(
-        withNewline(formatPlan(p.plan, options.yes === true ? 'yes-given' : 'needs-yes')),
-      ),
+      out.write(withNewline(formatPlan(p.plan, options.yes === true ? 'yes-given' : 'needs-yes'))),
   })
   if (result === undefined) {
     const marked = planned.plan.items.some((item) => (item.merge?.conflicts ?? 0) > 0)

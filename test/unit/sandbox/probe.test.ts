@@ -62,6 +62,7 @@ describe('probing a Docker-API engine', () => {
       memoryMb: 64,
       pidsLimit: 64,
       tmpSizeMb: 16,
+      diskMb: 1024,
       readOnlyRoot: false,
       autoPull: false,
     })

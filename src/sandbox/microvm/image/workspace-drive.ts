@@ -1,5 +1,4 @@
 import { rm, stat } from 'node:fs/promises'
-import path from 'node:path'
 import { SafeCoderError } from '../../../shared/errors.js'
 import { MIB, makeExt4 } from '../../disk/ext4.js'
 import { treeUsage } from './fs-walk.js'
