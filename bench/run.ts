@@ -3,6 +3,7 @@ import { execa } from 'execa'
 import { VERSION } from '../src/shared/version.js'
 import { benchAgent } from './agent.js'
 import { benchCopyIn } from './copy-in.js'
+import { benchDriveRecovery } from './drive-recovery.js'
 import { benchNetwork } from './network.js'
 import { benchExec, benchSandboxReady } from './exec.js'
 import { benchGitCommit } from './git-commit.js'
@@ -36,5 +37,6 @@ const results = [
   ...(await benchNetwork()),
   ...(await benchAgent({ calls: Math.max(20, Math.round(runs / 2.5)) })),
   ...(await benchMicrovm({ boots: 5, execs: runs })),
+  ...(await benchDriveRecovery({ files: 10_000, runs: Math.max(3, Math.round(runs / 20)) })),
 ]
 console.log(formatResults(results))

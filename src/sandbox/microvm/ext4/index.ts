@@ -92,7 +92,7 @@ function refusal(file: string, error: unknown): unknown {
     'SANDBOX_FAILED',
     `Refused to recover the workspace from the VM drive ${file}: ${error.message}.`,
     {
-      hint: 'The guest left a file system Safe Coder will not read (crafted, or damaged), so nothing was taken from it: the mirror and the history stay as the last pull left them, and what the guest wrote after it is lost.',
+      hint: 'The guest left a file system Safe Coder will not read (crafted, or damaged), so nothing was taken from it: the mirror and the history stay as the last pull left them, and what the guest wrote after it is lost. `safe-coder resume` goes on from there.',
       data: { drive: file, refused: error.message },
     },
   )

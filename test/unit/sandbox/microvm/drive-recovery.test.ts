@@ -3,7 +3,10 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { configSchema } from '../../../../src/config/schema.js'
 import { createMicrovmBackend } from '../../../../src/sandbox/microvm/create.js'
-import { isSafeCoderError } from '../../../../src/shared/errors.js'
+import type { AgentClient } from '../../../../src/sandbox/agent-channel/types.js'
+import { MicrovmSandbox } from '../../../../src/sandbox/microvm/microvm-sandbox.js'
+import type { VmHandle } from '../../../../src/sandbox/microvm/types.js'
+import { SafeCoderError, isSafeCoderError } from '../../../../src/shared/errors.js'
 import { craftHostileDrive } from '../../../helpers/hostile-drive.js'
 import { tempDir } from '../../../helpers/sandbox.js'
 
@@ -80,4 +83,36 @@ describe('recovering a guest-written workspace drive', () => {
     // Refused once is refused for good (the drive is only read): nothing is left to retry.
     expect(await backend.list()).toEqual([])
   }, 60_000)
+
+  it('a sandbox whose dead VM left a refused drive says so: dispose throws, takeSkipped names it', async () => {
+    const refused = new SafeCoderError('SANDBOX_FAILED', 'Refused to recover …', {
+      data: { drive: '/x/workspace.ext4', refused: 'directory "d": two entries named "evil"' },
+    })
+    // Only what a dispose of a dead VM touches: its id and exit, kill, and a closed channel.
+    const vm = {
+      id: 'vm-dead',
+      accel: 'kvm',
+      exited: new Promise(() => undefined),
+      kill: () => Promise.resolve(),
+    }
+    const agent = { closed: true, close: () => undefined }
+    const sandbox = new MicrovmSandbox({
+      kind: 'qemu',
+      vm: vm as unknown as VmHandle,
+      agent: agent as unknown as AgentClient,
+      mirrorDir: '/nonexistent',
+      user: { uid: 0, gid: 0 },
+      env: {},
+      memoryLimitBytes: 0,
+      release: ({ recover }) =>
+        recover ? Promise.reject(refused) : Promise.resolve({ changed: [], skipped: [] }),
+    })
+    await expect(sandbox.dispose()).rejects.toBe(refused)
+    expect(sandbox.takeSkipped()).toEqual([
+      {
+        path: '.',
+        reason: `nothing was recovered from the dead VM's drive: directory "d": two entries named "evil"`,
+      },
+    ])
+  })
 })
