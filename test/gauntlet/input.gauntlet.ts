@@ -4,7 +4,8 @@ import { expect } from 'vitest'
 import { configLeaves, configSectionNames, type ConfigLeaf } from '../../src/config/schema-info.js'
 import { gauntlet, suite, type CaseContext } from './helpers/cases.js'
 import { QUICK } from './helpers/options.js'
-import { STACK_FRAME, show, type CliResult, type World } from './helpers/world.js'
+import { expectCleanError } from './helpers/clean-error.js'
+import { show, type CliResult, type World } from './helpers/world.js'
 
 /**
  * Bad input at the edges: every command with missing or invalid arguments, every configuration
@@ -13,27 +14,6 @@ import { STACK_FRAME, show, type CliResult, type World } from './helpers/world.j
  * an image that does not exist, session ids that do not exist. Each must give one clear message
  * naming the problem and the fix, the documented exit status, and no stack trace.
  */
-
-/** One error message (safe-coder's, or commander's for usage), a fix, no stack. */
-function expectCleanError(result: CliResult, code: number | number[], names?: RegExp): void {
-  const text = result.stderr
-  expect(Array.isArray(code) ? code : [code], show(result)).toContain(result.exitCode)
-  expect(text, show(result)).not.toMatch(STACK_FRAME)
-  // Progress notes ("safe-coder: session s-…: copied 3 files") are not errors.
-  const errors = text.split('\n').filter(
-    (l) =>
-      /^(safe-coder: |error: )/.test(l) &&
-      // …nor is the warning that a microVM runs under TCG here.
-      !/^safe-coder: (session s-|exit |WARNING: |\s)/.test(l),
-  )
-  expect(errors, `exactly one error line:\n${show(result)}`).toHaveLength(1)
-  expect(text, `a fix (hint: or --help):\n${show(result)}`).toMatch(/hint: |--help/)
-  const lines = text
-    .split('\n')
-    .filter((l) => l.trim() !== '' && !l.startsWith('safe-coder: WARNING: '))
-  expect(lines.length, show(result)).toBeLessThanOrEqual(6)
-  if (names !== undefined) expect(text, show(result)).toMatch(names)
-}
 
 type Check = [args: string[], code: number | number[], names?: RegExp]
 
