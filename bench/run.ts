@@ -4,6 +4,8 @@ import { VERSION } from '../src/shared/version.js'
 import { benchAgent } from './agent.js'
 import { benchCopyIn } from './copy-in.js'
 import { benchDriveRecovery } from './drive-recovery.js'
+import { benchDisk } from './disk.js'
+import { canMountDisks } from '../src/sandbox/disk/index.js'
 import { benchNetwork } from './network.js'
 import { benchExec, benchSandboxReady } from './exec.js'
 import { benchGitCommit } from './git-commit.js'
@@ -28,6 +30,8 @@ const results = [
   ...(await benchExec({ runs })),
   ...(await benchSandboxReady({ runs: Math.max(5, Math.round(runs / 7)) })),
   ...(await benchCopyIn({ runs: Math.max(7, Math.round(runs / 14)) })),
+  // The workspace disk exists only where Safe Coder can mount it (root).
+  ...((await canMountDisks()) ? await benchDisk({ runs: Math.max(5, Math.round(runs / 14)) }) : []),
   ...(await benchGitCommit({
     runs: Math.max(3, Math.round(runs / 20)),
     sizes: [1_000, 10_000, 50_000],

@@ -48,7 +48,7 @@ const keyDocs: KeyDocs = {
     tmp_size_mb:
       'Size of the tmpfs mounted at /tmp, in MiB (with a read-only root also /var/tmp and /run/lock); tmpfs is memory, counted in memory_mb.',
     disk_mb:
-      'Most the sandbox may store, in MiB: the size of its /workspace disk (enforced when Safe Coder runs as root, which can mount it) and of its writable root layer (where the engine supports storage-opt size; otherwise the root is read-only). A project file may only lower it.',
+      'Most the sandbox may store, in MiB: the size of its /workspace disk (enforced when Safe Coder runs as root, which can mount it) and of its writable root layer (where the engine supports storage-opt size; otherwise the root is read-only). `safe-coder doctor` shows what holds here.',
     agent:
       '"auto" runs exec and file operations through Safe Coder\'s agent inside its own sandbox image (much faster than an Engine-API exec per call); "off" always uses Engine-API exec.',
   },
@@ -66,7 +66,7 @@ const keyDocs: KeyDocs = {
     vcpu_count: 'Virtual CPUs of each microVM.',
     mem_size_mib: 'Memory of each microVM, in MiB.',
     disk_size_mib:
-      "Size of each microVM's /workspace drive, in MiB: the most the guest may keep there (its root is a tmpfs overlay, counted in mem_size_mib). A project file may only lower it.",
+      "Size of each microVM's /workspace drive, in MiB: the most the guest may keep there (its root is a tmpfs overlay, counted in mem_size_mib). The host needs this much free space when a VM starts.",
     accel:
       '"auto" uses KVM when a test boot proves it works; "tcg" is software emulation: slow, and not hardware isolation (auto-detection never picks it).',
     image_dir: {

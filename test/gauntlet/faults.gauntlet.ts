@@ -388,8 +388,9 @@ suite('fault', (backend) => {
     async (w, c) => {
       const state = w.stateHome
       await mkdir(state, { recursive: true })
-      // A VM's workspace drive (its ext4 journal included) lives in the state directory too.
-      const size = isVm(w) ? '160m' : '24m'
+      // The sandbox's disk lives in the state directory (a VM's drive, a container's mirror as
+      // root) and needs room to fill up ([docker] disk_mb = [vm] disk_size_mib = 64 here).
+      const size = isVm(w) ? '160m' : '100m'
       const mounted = await execa(
         'mount',
         ['-t', 'tmpfs', '-o', `size=${size}`, 'gauntlet-state', state],
@@ -449,7 +450,10 @@ suite('fault', (backend) => {
       expect(second.stderr).toMatch(/hint:/)
       expect(orphans, 'no sandbox left behind by the failed exec').toEqual([])
     },
-    { timeoutMs: 300_000 },
+    {
+      timeoutMs: 300_000,
+      world: { userConfig: '[docker]\ndisk_mb = 64\n\n[vm]\ndisk_size_mib = 64\n' },
+    },
   )
 
   gauntlet(

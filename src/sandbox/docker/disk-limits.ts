@@ -1,16 +1,20 @@
-import { realpath, statfs } from 'node:fs/promises'
+import { realpath, stat } from 'node:fs/promises'
 import { MIB, canMountDisks, loopBackingFile, mountAt } from '../disk/index.js'
 import type { DiskLimits } from '../types.js'
 import { DOCKER_DISK_KEY, type DockerBackendOptions } from './options.js'
 import { WRITABLE_PATHS, type RootLayer } from './root-layer.js'
 
-/** The workspace disk the mirror is mounted from, if it is one: its real size in MiB. */
+/** The workspace disk the mirror is mounted from, if it is one: its size in MiB. */
 export async function mirrorDiskMib(mirrorDir: string): Promise<number | undefined> {
   const real = await realpath(mirrorDir).catch(() => undefined)
   const mount = real === undefined ? undefined : await mountAt(real)
-  if (mount === undefined || (await loopBackingFile(mount.source)) === undefined) return undefined
-  const fs = await statfs(real ?? mirrorDir)
-  return Math.round((fs.blocks * fs.bsize) / MIB)
+  const image = mount === undefined ? undefined : await loopBackingFile(mount.source)
+  if (image === undefined) return undefined
+  const size = await stat(image).then(
+    (s) => s.size,
+    () => undefined,
+  )
+  return size === undefined ? undefined : Math.round(size / MIB)
 }
 
 /**

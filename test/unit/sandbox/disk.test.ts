@@ -77,6 +77,7 @@ describe('sandbox disks', () => {
     const dump = execFileSync('dumpe2fs', ['-h', image], { stdio: ['ignore', 'pipe', 'ignore'] })
     expect(dump.toString()).toMatch(/Errors behavior:\s+Remount read-only/)
     expect(dump.toString()).toMatch(/Reserved block count:\s+0\n/)
+    expect(dump.toString()).toMatch(/Inode count:\s+8192\n/)
   })
 
   it('says which key to raise when a tree does not fit (DISK_FULL, no image left behind)', async () => {
