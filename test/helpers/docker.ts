@@ -6,7 +6,12 @@ import { connectEngine, findEngineEndpoints } from '../../src/sandbox/docker/con
  * rather than skip when there is no daemon, so CI cannot pass by testing nothing.
  */
 export async function requireDocker(): Promise<Docker> {
-  const endpoints = findEngineEndpoints('docker')
+  return requireEngine('docker')
+}
+
+/** The same for either engine: Podman through its Docker-compatible API socket. */
+export async function requireEngine(kind: 'docker' | 'podman'): Promise<Docker> {
+  const endpoints = findEngineEndpoints(kind)
   const failures: string[] = []
   for (const endpoint of endpoints) {
     const docker = connectEngine(endpoint)
@@ -17,9 +22,12 @@ export async function requireDocker(): Promise<Docker> {
       failures.push(`${endpoint.url} (${error instanceof Error ? error.message : String(error)})`)
     }
   }
-  const tried = failures.length > 0 ? failures.join('; ') : 'no Docker socket found'
+  const name = kind === 'podman' ? 'Podman' : 'Docker'
+  const tried = failures.length > 0 ? failures.join('; ') : `no ${name} socket found`
   throw new Error(
-    `These tests need a Docker daemon: start dockerd (bash scripts/provision does it) or set DOCKER_HOST. Tried: ${tried}`,
+    kind === 'podman'
+      ? `These tests need the Podman API service: bash scripts/provision installs Podman and starts it at /run/podman/podman.sock (or set CONTAINER_HOST). Tried: ${tried}`
+      : `These tests need a Docker daemon: start dockerd (bash scripts/provision does it) or set DOCKER_HOST. Tried: ${tried}`,
   )
 }
 

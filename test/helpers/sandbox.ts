@@ -9,7 +9,7 @@ import { BUSYBOX_IMAGE } from '../../src/sandbox/docker/busybox-image.js'
 import type { Sandbox, SandboxSpec } from '../../src/sandbox/types.js'
 import { createId } from '../../src/shared/ids.js'
 import { SANDBOX_IMAGE } from '../../src/shared/version.js'
-import { requireDocker } from './docker.js'
+import { requireEngine } from './docker.js'
 
 /** Backend options for tests: the small busybox image and tight limits. */
 export function testBackendOptions(
@@ -61,12 +61,12 @@ export async function removeTree(dir: string): Promise<void> {
 
 /**
  * A live sandbox on the real daemon with an empty mirror, disposed when the test ends.
- * Fails (never skips) when Docker is missing.
+ * Fails (never skips) when its engine (Docker unless `backend.kind` says Podman) is missing.
  */
 export async function createTestSandbox(
   options: { backend?: Partial<DockerBackendOptions>; spec?: Partial<SandboxSpec> } = {},
 ): Promise<{ sandbox: Sandbox; mirror: string; backend: DockerBackend }> {
-  await requireDocker()
+  await requireEngine(options.backend?.kind ?? 'docker')
   const mirror = await tempDir('safe-coder-mirror-')
   // The sandbox user may be someone other than the test runner; let it write the mirror.
   await chmod(mirror, 0o777)

@@ -249,7 +249,11 @@ describe('docker sandbox network: allowlist', () => {
     const info = await (await proxyContainer(docker, sessionId)).inspect()
     // Safe Coder's own image, by id, and an environment set in full by Safe Coder.
     expect(info.Image).toBe(await ensureProxyImage(docker))
-    expect(info.Config.Env.map((v) => v.split('=')[0]).sort()).toEqual([...PROXY_ENV_KEYS].sort())
+    const keys = info.Config.Env.map((v) => v.split('=')[0] ?? '')
+    expect(keys.sort()).toEqual(
+      ['HOME', 'LD_LIBRARY_PATH', 'PATH', 'SAFE_CODER_POLICY_FILE', 'SAFE_CODER_PROXY_PORT'].sort(),
+    )
+    expect(keys.every((k) => (PROXY_ENV_KEYS as readonly string[]).includes(k))).toBe(true)
     expect(info.Config.User).toBe('65534:65534')
     expect(info.HostConfig.CapDrop).toEqual(['ALL'])
     expect(info.HostConfig.SecurityOpt).toEqual(['no-new-privileges'])

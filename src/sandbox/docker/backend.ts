@@ -18,7 +18,8 @@ import { IMAGE_LABELS } from './image-spec.js'
 import { engineMessage, sandboxError, statusOf } from './engine-errors.js'
 import { ensureImage, inspectImage, missingImageHint } from './image.js'
 import { LABEL, ownerKey, ownerOf } from './labels.js'
-import { prepareNetwork, removeSessionResources } from './network.js'
+import { prepareNetwork } from './network.js'
+import { removeSessionResources } from './session-resources.js'
 import { dockerDiskLimits, mirrorDiskMib } from './disk-limits.js'
 import type { ContainerNetwork } from './network.js'
 import { DOCKER_DISK_KEY, type DockerBackendOptions } from './options.js'
@@ -193,9 +194,14 @@ export class DockerBackend implements SandboxBackend {
     )
     const leftovers = [
       ...containers
-        .filter((c) => c.Labels[LABEL.role] === 'egress-proxy')
+        .filter((c) => c.Labels[LABEL.role] !== undefined && c.Labels[LABEL.role] !== 'sandbox')
         .map((c) =>
-          info(c.Id, c.Labels, c.Created * 1000, `egress proxy without its sandbox (${c.State})`),
+          info(
+            c.Id,
+            c.Labels,
+            c.Created * 1000,
+            `${c.Labels[LABEL.role] === 'network-proof' ? 'network proof' : 'egress proxy'} without its sandbox (${c.State})`,
+          ),
         ),
       ...networks.map((n) =>
         info(

@@ -57,6 +57,8 @@ export function buildContainerSpec(
       NetworkMode: network.mode,
       ...(network.dns === undefined ? {} : { Dns: network.dns }),
       ...(network.dnsOptions === undefined ? {} : { DnsOptions: network.dnsOptions }),
+      ...(network.extraHosts === undefined ? {} : { ExtraHosts: network.extraHosts }),
+      ...(network.sysctls === undefined ? {} : { Sysctls: { ...network.sysctls } }),
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
       Privileged: false,

@@ -12,8 +12,8 @@ export const LABEL = {
   role: 'safe-coder.role',
 } as const
 
-/** The sandbox itself, its egress proxy, or one of its networks. */
-export type ResourceRole = 'sandbox' | 'egress-proxy' | 'network'
+/** The sandbox itself, its egress proxy, the proof of its network, or one of its networks. */
+export type ResourceRole = 'sandbox' | 'egress-proxy' | 'network-proof' | 'network'
 
 export function sandboxLabels(
   spec: SandboxSpec,

@@ -3,10 +3,12 @@ import type { NetworkCreateOptions } from 'dockerode'
 import { SafeCoderError } from '../../shared/errors.js'
 import type { SandboxSpec } from '../types.js'
 import { engineMessage, statusOf } from './engine-errors.js'
-import { LABEL, ownerFilter, ownerOf, sandboxLabels, type Owner } from './labels.js'
+import { ownerOf, sandboxLabels } from './labels.js'
 import type { DockerBackendOptions } from './options.js'
 import { assertPolicyReadable, locateProxy, type ProxyAssets } from './proxy-assets.js'
+import { isWallError, proveNetworkWall, WALL_SYSCTLS } from './network-proof.js'
 import { ensureProxyImage } from './proxy-image.js'
+import { removeSessionResources } from './session-resources.js'
 import { PROXY_ALIAS, PROXY_PORT, startSidecar, type RunningSidecar } from './sidecar.js'
 
 /** How the sandbox container joins the network its session asked for. */
@@ -18,6 +20,10 @@ export interface ContainerNetwork {
   /** The upstream of Docker's embedded DNS, and resolver options; see `prepareNetwork`. */
   dns?: string[]
   dnsOptions?: string[]
+  /** `egress:ADDRESS`: the proxy's name without any DNS (Podman's internal networks have none). */
+  extraHosts?: string[]
+  /** Kernel settings the network proof ran with (`WALL_SYSCTLS`). */
+  sysctls?: Readonly<Record<string, string>>
 }
 
 export const NO_NETWORK: ContainerNetwork = { mode: 'none', env: {} }
@@ -31,13 +37,14 @@ export interface SessionNetwork {
 /** Names of a session's network objects; they carry its labels too, which is what gc uses. */
 export function networkNames(
   sessionId: string,
-): Record<'internal' | 'egress' | 'open' | 'proxy', string> {
+): Record<'internal' | 'egress' | 'open' | 'proxy' | 'proof', string> {
   const base = `safe-coder-${sessionId}`
   return {
     internal: `${base}-in`,
     egress: `${base}-out`,
     open: `${base}-net`,
     proxy: `${base}-egress`,
+    proof: `${base}-proof`,
   }
 }
 
@@ -57,7 +64,7 @@ export interface PrepareOptions {
   signal?: AbortSignal | undefined
   /** How long the proxy may take to say it is ready. */
   readyMs?: number
-  /** For tests: the proxy files, instead of this package's dist/. */
+  /** For tests: the proxy's files, instead of this package's dist/ (the proof keeps those). */
   assets?: ProxyAssets
 }
 
@@ -67,9 +74,11 @@ export interface PrepareOptions {
  * - `open`: a bridge network of its own, with a route out. Unrestricted, as documented.
  * - `allowlist`: an internal network (no route out; on Docker its bridge gets no host address,
  *   so the host is unreachable too) shared only with a proxy container, which also sits on an
- *   egress bridge. The sandbox's embedded DNS forwards to the proxy's address, where nothing
+ *   egress bridge. Before the sandbox joins it, `proveNetworkWall` tries every way out from
+ *   inside it; an engine whose internal network reaches the host (Podman 4 with netavark) is
+ *   refused. The sandbox's embedded DNS forwards to the proxy's address, where nothing
  *   answers: only container names resolve (engines before 26 would otherwise forward internal
- *   networks' queries from the host, CVE-2024-29018).
+ *   networks' queries from the host, CVE-2024-29018); the proxy's own name is in /etc/hosts.
  */
 export async function prepareNetwork(
   docker: Docker,
@@ -97,7 +106,8 @@ export async function prepareNetwork(
       await createNetwork(docker, { Name: names.open, Labels: labels }, extra.signal)
       return { container: { mode: names.open, env: {} }, release }
     }
-    const assets = extra.assets ?? (await locateProxy())
+    const ours = await locateProxy()
+    const assets = extra.assets ?? ours
     await assertPolicyReadable(network.policyFile)
     // Never the [docker] image: the proxy holds the session's only way out.
     const proxyImage = await ensureProxyImage(docker, { signal: extra.signal })
@@ -108,8 +118,8 @@ export async function prepareNetwork(
           Name: names.internal,
           Internal: true,
           Labels: labels,
-          // Docker gives the bridge a host address otherwise, reachable from inside; Podman's
-          // internal networks have no gateway and reject the option.
+          // Docker gives the bridge a host address otherwise, reachable from inside. Podman
+          // rejects the option; whether its bridge reaches the host is the proof's question.
           ...(options.kind === 'docker'
             ? { Options: { 'com.docker.network.bridge.inhibit_ipv4': 'true' } }
             : {}),
@@ -118,27 +128,44 @@ export async function prepareNetwork(
       ),
       createNetwork(docker, { Name: names.egress, Labels: labels }, extra.signal),
     ])
-    sidecar = await startSidecar(
-      docker,
-      {
-        name: names.proxy,
+    // The proof runs beside the proxy's start; both settle before anything is released.
+    const [started, proved] = await Promise.allSettled([
+      startSidecar(
+        docker,
+        {
+          name: names.proxy,
+          image: proxyImage,
+          labels: sandboxLabels(spec, Date.now(), 'egress-proxy'),
+          assets,
+          policyFile: network.policyFile,
+          internalNetwork: names.internal,
+          egressNetwork: names.egress,
+          cpus: options.cpus,
+          runtime: options.runtime,
+        },
+        {
+          readyMs: extra.readyMs ?? 15_000,
+          ...(network.onEvent === undefined ? {} : { onEvent: network.onEvent }),
+          ...(extra.signal === undefined ? {} : { signal: extra.signal }),
+        },
+      ).catch((error: unknown) => {
+        throw proxyError(error)
+      }),
+      proveNetworkWall(docker, {
+        name: names.proof,
         image: proxyImage,
-        labels: sandboxLabels(spec, Date.now(), 'egress-proxy'),
-        assets,
-        policyFile: network.policyFile,
-        internalNetwork: names.internal,
-        egressNetwork: names.egress,
-        cpus: options.cpus,
-        runtime: options.runtime,
-      },
-      {
-        readyMs: extra.readyMs ?? 15_000,
-        ...(network.onEvent === undefined ? {} : { onEvent: network.onEvent }),
-        ...(extra.signal === undefined ? {} : { signal: extra.signal }),
-      },
-    ).catch((error: unknown) => {
-      throw proxyError(error)
-    })
+        labels: sandboxLabels(spec, Date.now(), 'network-proof'),
+        assets: ours,
+        network: names.internal,
+        kind: options.kind,
+      }),
+    ])
+    if (started.status === 'fulfilled') sidecar = started.value
+    // A wall with a hole outranks every other failure: it is why the session cannot start.
+    if (proved.status === 'rejected' && isWallError(proved.reason)) throw proved.reason
+    if (started.status === 'rejected') throw started.reason
+    if (proved.status === 'rejected') throw proved.reason
+    sidecar = started.value
     if (sidecar.address === '') throw proxyError(new Error('it has no address on the network'))
     extra.signal?.throwIfAborted()
     return {
@@ -148,6 +175,8 @@ export async function prepareNetwork(
         dns: [sidecar.address],
         // Engines before 26 drop a query they cannot forward: fail in about 2 s, not 20.
         dnsOptions: ['timeout:1', 'attempts:1'],
+        extraHosts: [`${PROXY_ALIAS}:${sidecar.address}`],
+        sysctls: WALL_SYSCTLS,
       },
       release,
     }
@@ -194,54 +223,4 @@ function proxyError(error: unknown): SafeCoderError {
       cause: error,
     },
   )
-}
-
-/**
- * Removes the egress proxy and networks of one owner (found by label, so also what a crash or
- * a half-finished create left), disconnecting whatever else joined them. Never the sandbox.
- */
-export async function removeSessionResources(docker: Docker, owner: Owner): Promise<void> {
-  const filters = ownerFilter(owner)
-  const proxies = await docker.listContainers({
-    all: true,
-    filters: { label: [...filters, `${LABEL.role}=egress-proxy`] },
-  })
-  await Promise.all(
-    proxies.map((c) =>
-      ignoreGone(docker.getContainer(c.Id).remove({ force: true, v: true }), 'proxy', c.Id),
-    ),
-  )
-  const networks = await docker.listNetworks({ filters: { label: filters } })
-  await Promise.all(networks.map((n) => removeNetwork(docker, n.Id)))
-}
-
-async function removeNetwork(docker: Docker, id: string): Promise<void> {
-  const network = docker.getNetwork(id)
-  const info = await ignoreGone(network.inspect(), 'network', id)
-  for (const container of Object.keys(info?.Containers ?? {})) {
-    // Whatever joined it; should this fail, `remove` says why.
-    await network.disconnect({ Container: container, Force: true }).catch(() => undefined)
-  }
-  await ignoreGone(network.remove(), 'network', id)
-}
-
-async function ignoreGone<T>(
-  promise: Promise<T>,
-  what: 'proxy' | 'network',
-  id: string,
-): Promise<T | undefined> {
-  try {
-    return await promise
-  } catch (error) {
-    if (statusOf(error) === 404) return undefined
-    throw new SafeCoderError(
-      'SANDBOX_FAILED',
-      `Cannot remove the ${what === 'proxy' ? 'egress proxy container' : 'network'} ${id.slice(0, 12)}: ${engineMessage(error)}.`,
-      {
-        hint: 'Check that the engine is healthy (`docker info`), then run `safe-coder gc`.',
-        cause: error,
-        data: { id },
-      },
-    )
-  }
 }

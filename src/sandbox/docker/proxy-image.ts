@@ -14,7 +14,7 @@ import { tarArchive } from './tar-archive.js'
 export const PROXY_IMAGE = `safe-coder/egress-proxy:${VERSION}`
 
 /**
- * Every variable the proxy's container sets. An image variable not among them would reach the
+ * Every variable the containers of Safe Coder's helpers (proxy, network proof) set. An image variable not among them would reach the
  * proxy (a container's Env only adds to its image's), so a candidate image may set no other.
  */
 export const PROXY_ENV_KEYS = [
@@ -23,6 +23,7 @@ export const PROXY_ENV_KEYS = [
   'LD_LIBRARY_PATH',
   'SAFE_CODER_POLICY_FILE',
   'SAFE_CODER_PROXY_PORT',
+  'SAFE_CODER_WALL_TARGETS',
 ] as const
 
 const SPEC: ImageSpec = {
