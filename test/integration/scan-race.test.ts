@@ -25,7 +25,7 @@ import {
 
 const tracking = { maxFileBytes: 10 * 1024 * 1024, exclude: [] }
 /** Commits made while the racer runs: bounded by count, not by time. */
-const COMMITS = 40
+const COMMITS = 24
 
 /** Every object of a git directory, decompressed, as one buffer. */
 async function allObjects(gitdir: string): Promise<Buffer> {

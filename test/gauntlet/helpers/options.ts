@@ -38,6 +38,7 @@ export const SCALE = QUICK
       syncFiles: 1_000,
       loadSessions: 10,
       loadCalls: 12,
+      raceCalls: 16,
     }
   : {
       tinyFiles: 1_000_000,
@@ -48,6 +49,7 @@ export const SCALE = QUICK
       syncFiles: 10_000,
       loadSessions: 10,
       loadCalls: 50,
+      raceCalls: 100,
     }
 
 /** The image every sandbox uses: the product's default Debian image (bash, curl, perl, rg). */
