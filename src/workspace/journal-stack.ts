@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
 import type { Manifest } from '../shared/manifest.js'
 import { listJournalIds, readJournal, type Journal } from './journal.js'
 
@@ -9,6 +11,9 @@ import { listJournalIds, readJournal, type Journal } from './journal.js'
 export async function readSyncStack(journalDir: string): Promise<Journal[]> {
   const stack: Journal[] = []
   for (const id of await listJournalIds(journalDir)) {
+    // The state first: undone and rolled-back journals are never parsed.
+    const state = await readFile(path.join(journalDir, id, 'state'), 'utf8').catch(() => '')
+    if (state.trim() !== 'done') continue
     const journal = await readJournal(journalDir, id).catch(() => undefined)
     if (journal?.state === 'done' && journal.record.changes.length > 0) stack.push(journal)
   }

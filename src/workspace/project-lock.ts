@@ -63,7 +63,13 @@ export async function lockProject(options: LockProjectOptions): Promise<ProjectL
   const lockDir = path.join(stateDir, 'lock')
   try {
     await mkdir(lockDir, { recursive: true, mode: 0o700 })
-    await writeFile(path.join(stateDir, 'project'), `${options.projectDir}\n`, { mode: 0o600 })
+    // Which project the hashed folder is for, for a human looking at it.
+    await writeFile(path.join(stateDir, 'project'), `${options.projectDir}\n`, {
+      mode: 0o600,
+      flag: 'wx',
+    }).catch((error: unknown) => {
+      if (errnoOf(error) !== 'EEXIST') throw error
+    })
   } catch (error) {
     throw syncFailed(`cannot create the project's lock in ${stateDir}`, error)
   }

@@ -13,7 +13,8 @@ const shownEntries = 5
 
 /**
  * What the host directory `rel` holds (lstat only, never followed) beyond the files this sync
- * deletes: the reason it cannot be replaced by the session's file. Empty folders do not count.
+ * deletes: the reason it cannot be replaced by the session's file. Folders do not count: they
+ * are removed with it (and made again by undo).
  */
 export async function keptUnder(
   projectDir: string,
@@ -59,7 +60,11 @@ export async function emptiedDirs(
     if (item.action !== 'delete') for (const dir of ancestors(item.path)) needed.add(dir)
   const candidates = new Set<string>()
   for (const item of items) {
-    if (item.hostDir === true) candidates.add(item.path)
+    // The directory replaced by a file goes whole: its folders, empty once its files are deleted.
+    if (item.hostDir === true) {
+      candidates.add(item.path)
+      for (const dir of await foldersUnder(projectDir, item.path)) candidates.add(dir)
+    }
     if (item.action !== 'delete') continue
     for (const dir of ancestors(item.path)) if (!needed.has(dir)) candidates.add(dir)
   }
@@ -69,6 +74,18 @@ export async function emptiedDirs(
     if (stats?.isDirectory() === true) found.push({ path: dir, permissions: stats.mode & 0o7777 })
   }
   return found.sort((a, b) => depth(b.path) - depth(a.path) || (a.path < b.path ? -1 : 1))
+}
+
+/** Every folder below `rel` on the host (lstat only: a link to a folder is not one). */
+async function foldersUnder(projectDir: string, rel: string): Promise<string[]> {
+  const found: string[] = []
+  const entries = await readdir(path.join(projectDir, rel), { withFileTypes: true }).catch(() => [])
+  for (const entry of entries) {
+    if (!entry.isDirectory()) continue
+    const child = `${rel}/${entry.name}`
+    found.push(child, ...(await foldersUnder(projectDir, child)))
+  }
+  return found
 }
 
 function depth(rel: string): number {

@@ -456,6 +456,8 @@ describe('a directory the session replaced with a file', () => {
       const journalDir = path.join(await tempDir('safe-coder-sync-state-'), 'journal')
       await writeTree(project, { 'thing/x.txt': 'x\n', 'thing/y/z.txt': 'z\n', 'a.txt': 'a\n' })
       await chmod(path.join(project, 'thing'), 0o750)
+      // An empty folder in it (no file of the copy): it goes with the directory, and comes back.
+      await mkdir(path.join(project, 'thing/y/empty'), { mode: 0o700 })
       const base = await hostManifest(project)
       const before = await snapshot(project)
       const source = memorySource({ 'a.txt': 'a\n', thing: 'now a file\n' })
