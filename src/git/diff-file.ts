@@ -88,6 +88,11 @@ export async function loadSide(
   entry: BlobEntry | undefined,
 ): Promise<SideContent> {
   if (entry === undefined) return { kind: 'absent' }
+  // A blob the table says is over the cap is summarised by its size, never loaded (it may be
+  // gigabytes: recording streams files of any size).
+  const size = settings.placeholders.sizeOf(entry.oid)
+  if (size !== undefined && size > settings.maxBytes && !settings.placeholders.has(path, entry.oid))
+    return { kind: 'tooLarge', size }
   const bytes = await readBlobBytes(settings.reader, entry.oid)
   if (settings.placeholders.has(path, entry.oid)) return placeholderContent(bytes)
   return classifyBytes(bytes, settings.maxBytes)

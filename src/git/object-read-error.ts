@@ -11,11 +11,11 @@ export function toReadError(gitdir: string, oid: string, error: unknown): SafeCo
   if (error instanceof SafeCoderError) return error
   if (error instanceof OversizedObjectError) {
     return new SafeCoderError(
-      'INTERNAL',
-      `Object ${oid} in ${gitdir} is too large to read: ${error.message}.`,
+      'COPY_FAILED',
+      `Object ${oid} in ${gitdir} is too large to load at once: ${error.message}.`,
       {
         cause: error,
-        hint: 'Safe Coder never records objects this large; do not trust the repository.',
+        hint: 'Recording streams files of any size, but this step needs the whole content in memory; lower [workspace] max_file_mb to record such files as too large instead.',
       },
     )
   }

@@ -10,10 +10,13 @@ export const blobTableFile = path.join('safe-coder', 'blobs')
 
 const maxSideFileBytes = 64 * 1024 * 1024
 const placeholderLine = /^([0-9a-f]{40}) \d+ (".*")$/
+const sizeLine = /^([0-9a-f]{40}) (\d{1,15})$/
 
 /** Which blobs are placeholders for files over the size cap rather than their content. */
 export interface Placeholders {
   has(path: string, oid: string): boolean
+  /** A recorded blob's size from the blob table, so a huge one is summarised unread. */
+  sizeOf(oid: string): number | undefined
 }
 
 // Reads whichever record the write side keeps; every shape names the path and pins the blob.
@@ -21,9 +24,14 @@ export async function readPlaceholders(reader: RepoReader): Promise<Placeholders
   const paths = new Set<string>()
   const keys = new Set<string>()
   const oids = new Set<string>()
+  const sizes = new Map<string, number>()
   const table = await readCapped(path.join(reader.gitdir, blobTableFile))
   for (const line of table?.split('\n') ?? []) {
-    if (!line.includes('"')) continue
+    if (!line.includes('"')) {
+      const blob = sizeLine.exec(line)
+      if (blob !== null) sizes.set(blob[1] ?? '', Number(blob[2]))
+      continue
+    }
     const match = placeholderLine.exec(line)
     const file = match === null ? undefined : parseJson(match[2] ?? '')
     if (typeof file === 'string') keys.add(`${match?.[1] ?? ''} ${file}`)
@@ -40,7 +48,10 @@ export async function readPlaceholders(reader: RepoReader): Promise<Placeholders
       await addCommitList(reader, commit, list, oids)
     }
   }
-  return { has: (file, oid) => keys.has(`${oid} ${file}`) || oids.has(oid) || paths.has(file) }
+  return {
+    has: (file, oid) => keys.has(`${oid} ${file}`) || oids.has(oid) || paths.has(file),
+    sizeOf: (oid) => sizes.get(oid),
+  }
 }
 
 async function addCommitList(

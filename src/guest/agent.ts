@@ -14,6 +14,7 @@ import { listOp, JsonChunker, readOp, statOp, writeOp } from './files.js'
 import { killTree } from './kill.js'
 import { AgentError, type Root } from './paths.js'
 import {
+  AGENT_FEATURES,
   CONTROL_OPS,
   encodeHeader,
   encodeJson,
@@ -79,6 +80,7 @@ export class Agent {
       pid: process.pid,
       root: this.root.logical,
       connection,
+      features: [...AGENT_FEATURES],
     }
   }
 

@@ -51,12 +51,14 @@ export interface ExecSpec {
   env: Record<string, string>
   user: { uid: number; gid: number } | undefined
   stdin: boolean
+  /** Acknowledge each stdin chunk once the command's pipe took it (host-side flow control). */
+  stdinAcks: boolean
   timeoutMs: number | undefined
 }
 
 /** Checks an exec request's fields and its working directory (which must be a directory inside). */
 export function parseExec(root: Root, request: JsonObject): ExecSpec {
-  const { argv, env, user, stdin, timeoutMs } = request
+  const { argv, env, user, stdin, stdinAcks, timeoutMs } = request
   if (
     !Array.isArray(argv) ||
     argv.length === 0 ||
@@ -98,6 +100,7 @@ export function parseExec(root: Root, request: JsonObject): ExecSpec {
     env: cleanEnv,
     user: cleanUser,
     stdin: stdin === true,
+    stdinAcks: stdin === true && stdinAcks === true,
     timeoutMs,
   }
 }
@@ -241,7 +244,11 @@ export function runExec(
 
     ctx.onData = (kind, payload) => {
       const stdin = child.stdin
-      if (kind === FrameKind.stdin && stdin !== null && stdin.writable) stdin.write(payload)
+      if (kind !== FrameKind.stdin || stdin === null || !stdin.writable) return
+      // The host sends more only as the command takes it in: input never piles up here.
+      stdin.write(payload, () => {
+        if (spec.stdinAcks) void ctx.sendJson({ more: true, stdinAck: payload.length })
+      })
     }
     ctx.onControl = (op) => {
       if (op === 'end') child.stdin?.end()

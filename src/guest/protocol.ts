@@ -310,7 +310,15 @@ export interface HelloMessage {
   root: string
   /** Counts the agent's connections (a device reopened); a higher one means the agent reset. */
   connection: number
+  /** Optional behaviours this agent has, which a host may ask for (see AGENT_FEATURES). */
+  features: string[]
 }
+
+/**
+ * What this agent can do beyond protocol 1 as first shipped; a host asks only for what the hello
+ * lists, so either side may be older. `stdin-acks`: exec acknowledges stdin as it is consumed.
+ */
+export const AGENT_FEATURES = ['stdin-acks']
 
 /** Requests (host → agent). Each opens a request id; the agent answers it exactly once. */
 export type Request =
@@ -324,6 +332,8 @@ export type Request =
       user?: { uid: number; gid: number }
       /** Stdin frames follow, then `end`; otherwise stdin is /dev/null. */
       stdin: boolean
+      /** With the `stdin-acks` feature: `{ more: true, stdinAck: bytes }` as stdin is consumed. */
+      stdinAcks?: boolean
       timeoutMs?: number
     }
   | { op: 'read'; path: string; maxBytes: number }

@@ -61,8 +61,13 @@ export interface ExecRequest {
   /** Relative to /workspace, or absolute inside it. Default: /workspace. */
   cwd?: string
   env?: Record<string, string>
-  /** Bytes written to the process's stdin, then closed. Without it stdin is empty. */
-  stdin?: string | Uint8Array
+  /**
+   * The process's stdin: bytes written and then closed, or a stream forwarded as it arrives,
+   * with backpressure (the next chunk is taken only once the sandbox can accept it), whose end
+   * closes the command's stdin. Without it stdin is empty. A stream is read no further once the
+   * command has ended.
+   */
+  stdin?: string | Uint8Array | AsyncIterable<Uint8Array>
   /** Kill the whole process group after this many milliseconds. */
   timeoutMs?: number
   /** Bytes of stdout and of stderr kept in the result; the rest is counted, not kept. */

@@ -116,6 +116,8 @@ export async function execInSession(options: {
   backend: SandboxBackend
   command: string[]
   timeoutMs?: number
+  /** The command's stdin, forwarded as it arrives (see ExecRequest.stdin); absent: empty. */
+  stdin?: AsyncIterable<Uint8Array>
   tracking: TrackingOptions
   io?: ExecIO
   signal?: AbortSignal
@@ -184,6 +186,7 @@ export async function execInSession(options: {
         {
           command: options.command,
           ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+          ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
         },
         { ...options.io, signal: aborter.controller.signal },
       )

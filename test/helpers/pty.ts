@@ -1,7 +1,7 @@
 import pty from '@lydell/node-pty'
 import xtermHeadless from '@xterm/headless'
 import { Unicode11Addon } from '@xterm/addon-unicode11'
-import { onTestFinished } from 'vitest'
+import { onTestFailed, onTestFinished } from 'vitest'
 import { binPath, requireBuiltCli } from './built-cli.js'
 
 const { Terminal } = xtermHeadless
@@ -12,6 +12,7 @@ export interface PtyRun {
   screen(): string
   type(keys: string): void
   resize(columns: number, rows: number): void
+  /** Resolves with the screen once it passes `check`; rejects at the timeout or when the program exits. */
   waitFor(check: RegExp | ((screen: string) => boolean), timeoutMs?: number): Promise<string>
   readonly exited: Promise<number>
 }
@@ -49,12 +50,18 @@ export function spawnBuilt(
   })
   let done = false
   void exited.then(() => (done = true))
+  // What the program had drawn when the test ended; shown if the test failed (or timed out).
+  let lastScreen = ''
   onTestFinished(async () => {
+    lastScreen = screen()
     if (!done) {
       child.kill('SIGTERM')
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))])
     }
     term.dispose()
+  })
+  onTestFailed(() => {
+    console.error(`the terminal showed when the test ended:\n${lastScreen}`)
   })
   const screen = (): string => {
     const buffer = term.buffer.active
@@ -76,10 +83,17 @@ export function spawnBuilt(
     async waitFor(check, timeoutMs = 20_000) {
       const test = typeof check === 'function' ? check : (s: string) => check.test(s)
       const end = Date.now() + timeoutMs
+      // Output may trail the exit: an exited program gets one more look after it, then fails
+      // now rather than at the timeout, since it will not draw again.
+      let looksAfterExit = 0
       for (;;) {
+        const exitedBefore = done
         await pending
         const shown = screen()
         if (test(shown)) return shown
+        if (exitedBefore && looksAfterExit++ > 0) {
+          throw new Error(`the program exited; the screen never showed ${String(check)}:\n${shown}`)
+        }
         if (Date.now() > end) {
           throw new Error(`the screen never showed ${String(check)}; it shows:\n${shown}`)
         }

@@ -6,7 +6,7 @@ import { selectBackend } from '../../sandbox/index.js'
 import { createWorkspaceSession, execInSession } from '../../session/workspace-session.js'
 import { SafeCoderError } from '../../shared/errors.js'
 import { formatBytes, formatDuration } from '../../shared/format.js'
-import { println } from '../context.js'
+import { isTerminal, println } from '../context.js'
 import {
   withCommonOptions,
   withNetworkOptions,
@@ -80,11 +80,16 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
       }
       const out = boundedForward(ctx.stdout)
       const err = boundedForward(ctx.stderr)
+      // Piped or redirected input reaches the command, as with `docker exec -i`; a terminal's
+      // does not (the command would wait on keys the user does not know it wants).
+      const input = ctx.stdin ?? process.stdin
+      const stdin = isTerminal(input) ? undefined : bytesOf(input)
       const { result, commit, skipped, diskFull } = await execInSession({
         store: session.store,
         id,
         backend,
         command: argv,
+        ...(stdin === undefined ? {} : { stdin }),
         ...(options.timeout === undefined ? {} : { timeoutMs: options.timeout * 1000 }),
         tracking: session.tracking,
         io: {
@@ -99,6 +104,9 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
         onProgress: (step, detail) => {
           note(`${step}${detail === undefined ? '' : `: ${detail}`}`)
         },
+      }).finally(() => {
+        // The command is over: input it did not read must not keep the CLI waiting on it.
+        if (stdin !== undefined) stopReading(input)
       })
       const how = result.timedOut
         ? 'timed out'
@@ -122,6 +130,17 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
       note(`session ${id} (review: safe-coder diff ${id}; apply: safe-coder sync ${id})`)
       setStatus(result.timedOut ? 124 : result.aborted ? 130 : (result.exitCode ?? 1))
     })
+}
+
+/** The input as bytes (a stream switched to text by someone else is encoded back). */
+async function* bytesOf(input: NodeJS.ReadableStream): AsyncGenerator<Uint8Array> {
+  for await (const chunk of input) yield typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+}
+
+function stopReading(input: NodeJS.ReadableStream): void {
+  const stream = input as NodeJS.ReadableStream & { destroy?: () => void }
+  if (typeof stream.destroy === 'function') stream.destroy()
+  else input.pause()
 }
 
 function parsePositive(value: string): number {

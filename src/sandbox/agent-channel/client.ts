@@ -28,6 +28,8 @@ import { WORKSPACE } from '../types.js'
 import type { DirEntry, ExecIO, ExecResult, FileStat } from '../types.js'
 import { toWorkspacePath } from '../workspace-path.js'
 import { ReadHolds } from '../read-holds.js'
+import { isStdinStream } from '../stdin-source.js'
+import { StdinWindow } from './stdin-window.js'
 import { CappedBuffer } from './capped-buffer.js'
 import {
   array,
@@ -117,7 +119,7 @@ interface Call {
 const SKEW_CODES = new Set(['UNKNOWN_OP', 'BAD_REQUEST'])
 
 class Client implements AgentClient {
-  hello: AgentHello = { protocol: 0, version: '', kernel: '', pid: 0, root: '' }
+  hello: AgentHello = { protocol: 0, version: '', kernel: '', pid: 0, root: '', features: [] }
   closed = false
   private connection = 0
   private handshakeDone = false
@@ -405,6 +407,31 @@ class Client implements AgentClient {
     }
   }
 
+  /**
+   * Forwards a stdin stream chunk by chunk (each taken only once the channel drained and, with
+   * a window, the agent acknowledged enough), then `end`; stops taking chunks once the exec is
+   * over. A failing source ends the input like an EOF.
+   */
+  private async streamStdin(
+    call: Call,
+    source: AsyncIterable<Uint8Array>,
+    window: StdinWindow | undefined,
+  ): Promise<void> {
+    const over = (): boolean => this.closed || call.settled()
+    try {
+      for await (const chunk of source) {
+        if (over()) return
+        // Counted before it goes: the agent may acknowledge it before the send resolves.
+        window?.sent(chunk.byteLength)
+        await this.sendBulk(FrameKind.stdin, call.id, chunk, call.settled)
+        await window?.room()
+      }
+    } catch {
+      // Fall through to the end of the input.
+    }
+    if (!over()) this.writeJson(call.id, { op: 'end' })
+  }
+
   /* ---------------------------------------------------------------------------------------- */
   /* Requests                                                                                */
   /* ---------------------------------------------------------------------------------------- */
@@ -534,6 +561,11 @@ class Client implements AgentClient {
     const shown = argv.join(' ')
     const what = `Cannot run \`${shown.length > 100 ? `${shown.slice(0, 100)}…` : shown}\` in ${JSON.stringify(cwdInput)}`
     const hasStdin = req.stdin !== undefined
+    // A streamed stdin is sent as the command takes it in, where the agent says how far it got.
+    const window =
+      isStdinStream(req.stdin) && this.hello.features.includes('stdin-acks')
+        ? new StdinWindow()
+        : undefined
     const call = this.call(
       {
         op: 'exec',
@@ -541,10 +573,20 @@ class Client implements AgentClient {
         cwd,
         env,
         stdin: hasStdin,
+        ...(window === undefined ? {} : { stdinAcks: true }),
         ...(req.user === undefined ? {} : { user: req.user }),
         ...(req.timeoutMs === undefined ? {} : { timeoutMs: req.timeoutMs }),
       },
       {
+        ...(window === undefined
+          ? {}
+          : {
+              onMore: (message: JsonObject) => {
+                if (!window.ack(integer(message.stdinAck, 'a stdin acknowledgement'))) {
+                  throw violation('an acknowledgement of more stdin than was sent')
+                }
+              },
+            }),
         onData: (kind, payload) => {
           if (kind === FrameKind.stdout) {
             stdout.push(payload)
@@ -601,7 +643,10 @@ class Client implements AgentClient {
         .catch(() => undefined)
     })
 
-    if (req.stdin !== undefined) {
+    if (isStdinStream(req.stdin)) {
+      void call.result.finally(() => window?.stop()).catch(() => undefined)
+      void this.streamStdin(call, req.stdin, window)
+    } else if (req.stdin !== undefined) {
       const bytes = typeof req.stdin === 'string' ? Buffer.from(req.stdin) : req.stdin
       void this.sendBulk(FrameKind.stdin, call.id, bytes, call.settled).then(() => {
         if (!call.settled()) this.writeJson(call.id, { op: 'end' })

@@ -80,6 +80,9 @@ export function parseHello(message: JsonObject): AgentHello & { connection: numb
     kernel: clean(string(message.kernel, 'hello.kernel', 200), 200),
     pid: integer(message.pid, 'hello.pid'),
     root: string(message.root, 'hello.root', 4096),
+    features: (message.features === undefined ? [] : array(message.features, 'hello.features'))
+      .slice(0, 32)
+      .map((feature) => clean(string(feature, 'a hello feature', 100), 100)),
     connection:
       message.connection === undefined ? 0 : integer(message.connection, 'hello.connection'),
   }

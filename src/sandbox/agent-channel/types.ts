@@ -17,6 +17,8 @@ export interface AgentHello {
   pid: number
   /** The directory it confines file operations to (normally /workspace). */
   root: string
+  /** Optional behaviours it offers (`stdin-acks`); an older agent lists none. */
+  features: string[]
 }
 
 /** One path that changed in /workspace since the last mark. Paths are relative, `/`-separated. */

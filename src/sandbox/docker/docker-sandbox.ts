@@ -2,6 +2,7 @@ import type Docker from 'dockerode'
 import { sleep } from '../../shared/abort.js'
 import { createId } from '../../shared/ids.js'
 import { SafeCoderError } from '../../shared/errors.js'
+import { isStdinStream } from '../stdin-source.js'
 import { toWorkspacePath } from '../workspace-path.js'
 import { NO_SPACE, diskFullError, sandboxDiskFull } from '../disk/index.js'
 import type {
@@ -65,7 +66,8 @@ export class DockerSandbox implements Sandbox {
         cwd: toWorkspacePath(req.cwd ?? '.'),
         env: { ...this.env, ...req.env },
         user: this.user,
-        stdin: req.stdin === undefined ? undefined : Buffer.from(req.stdin),
+        stdin:
+          req.stdin === undefined || isStdinStream(req.stdin) ? req.stdin : Buffer.from(req.stdin),
         timeoutMs: req.timeoutMs,
         maxOutputBytes: req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT,
       },

@@ -7,6 +7,7 @@ import { isGone, sandboxError } from './engine-errors.js'
 import { KILL_SCRIPT } from './kill-script.js'
 import { CappedBuffer } from './output-buffer.js'
 import { ReadHolds } from '../read-holds.js'
+import { isStdinStream, pumpStdin } from '../stdin-source.js'
 
 export const DEFAULT_MAX_OUTPUT = 10 * 1024 * 1024
 /** How long a killed exec may take to close its stream before we stop waiting for it. */
@@ -18,7 +19,8 @@ export interface EngineExecRequest {
   cwd: string
   env: Record<string, string>
   user: string
-  stdin?: Buffer | undefined
+  /** Bytes for the command's stdin, or a stream forwarded with backpressure; absent: empty. */
+  stdin?: Buffer | AsyncIterable<Uint8Array> | undefined
   timeoutMs?: number | undefined
   maxOutputBytes: number
 }
@@ -123,7 +125,11 @@ export async function runEngineExec(
   else io.signal?.addEventListener('abort', onAbort, { once: true })
 
   const ended = waitForEnd(stream)
-  if (hasStdin) stream.end(req.stdin)
+  let finished = false
+  void ended.finally(() => (finished = true)).catch(() => undefined)
+  // Closing our half of the connection is what closes the command's stdin.
+  if (isStdinStream(req.stdin)) void pumpStdin(req.stdin, stream, () => finished)
+  else if (req.stdin !== undefined) stream.end(req.stdin)
 
   try {
     await ended

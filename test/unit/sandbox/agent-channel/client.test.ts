@@ -10,10 +10,11 @@ const sha = (data: Uint8Array): string => createHash('sha256').update(data).dige
 
 async function connected(
   options: Parameters<typeof connectAgent>[1] = {},
+  hello: object = HELLO,
 ): Promise<{ client: AgentClient; agent: FakeAgent; closes: (Error | undefined)[] }> {
   const [host, guest] = duplexPair()
   const agent = new FakeAgent(guest)
-  agent.json(0, HELLO)
+  agent.json(0, hello)
   const closes: (Error | undefined)[] = []
   const client = await connectAgent(host, { ...options, onClose: (e) => closes.push(e) })
   return { client, agent, closes }
@@ -38,6 +39,7 @@ describe('agent client handshake', () => {
       kernel: '6.1.0-test',
       pid: 42,
       root: '/workspace',
+      features: [],
     })
     // It also asked, in case the unsolicited hello was lost; the late answer (sent by the fake
     // agent) is ignored, as is a repeated unsolicited hello of the same connection.
@@ -441,6 +443,55 @@ describe('agent client requests', () => {
     const stdin = agent.received.filter((r) => r.id === exec.id && r.kind === FrameKind.stdin)
     expect(Buffer.concat(stdin.map((r) => r.payload)).toString()).toBe('input')
     expect(client.closed).toBe(false)
+  })
+
+  it('streams stdin within the window the agent acknowledges, then ends it', async () => {
+    const { client, agent } = await connected({}, { ...HELLO, features: ['stdin-acks'] })
+    const chunk = 512 * 1024
+    let taken = 0
+    async function* input(): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < 8; i++) {
+        taken++
+        yield await Promise.resolve(Buffer.alloc(chunk, i))
+      }
+    }
+    const stdinBytes = (id: number): number =>
+      agent.received
+        .filter((r) => r.id === id && r.kind === FrameKind.stdin)
+        .reduce((sum, r) => sum + r.payload.length, 0)
+    const running = client.exec({ command: ['wc', '-c'], stdin: input() })
+    const exec = await agent.request('exec')
+    expect(exec.message).toMatchObject({ stdin: true, stdinAcks: true })
+    // Past the 1 MiB window it waits: three chunks out, none taken beyond them.
+    await agent.next(() => stdinBytes(exec.id) === 3 * chunk)
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve))
+    expect(taken).toBe(3)
+    // Each acknowledgement makes room for more.
+    agent.json(exec.id, { more: true, stdinAck: 2 * chunk })
+    await agent.next(() => stdinBytes(exec.id) === 5 * chunk)
+    agent.json(exec.id, { more: true, stdinAck: 3 * chunk })
+    await agent.next(() => stdinBytes(exec.id) === 8 * chunk)
+    // The last chunk is out too, but the end waits for room like any chunk would.
+    agent.json(exec.id, { more: true, stdinAck: 3 * chunk })
+    const end = await agent.next((r) => r.id === exec.id && r.message?.op === 'end')
+    expect(stdinBytes(end.id)).toBe(8 * chunk)
+    expect(taken).toBe(8)
+    agent.json(exec.id, { ok: true, exitCode: 0, signal: null, timedOut: false })
+    expect((await running).exitCode).toBe(0)
+  })
+
+  it('closes the channel on an acknowledgement of stdin never sent', async () => {
+    const { client, agent } = await connected({}, { ...HELLO, features: ['stdin-acks'] })
+    async function* input(): AsyncGenerator<Uint8Array> {
+      yield await Promise.resolve(Buffer.from('abc'))
+      await new Promise(() => undefined)
+    }
+    const running = failure(client.exec({ command: ['cat'], stdin: input() }))
+    const exec = await agent.request('exec')
+    await agent.next((r) => r.id === exec.id && r.kind === FrameKind.stdin)
+    agent.json(exec.id, { more: true, stdinAck: 4 })
+    expect((await running).code).toBe('SANDBOX_FAILED')
+    expect(client.closed).toBe(true)
   })
 
   it('collects chunked listings and change sets, and pulls in acknowledged order', async () => {
