@@ -112,6 +112,41 @@ describe('docker sandbox disk limits', () => {
     },
   )
 
+  it('an engine that refuses the size cap it seemed to offer gets a read-only root instead', async () => {
+    // This daemon runs overlay2 on ext4; a backend told it is xfs asks for storage-opt size, is
+    // refused by the real engine, and must still give a working, bounded sandbox.
+    class XfsClaimingBackend extends DockerBackend {
+      protected override storage() {
+        return Promise.resolve({ driver: 'overlay2', backingFs: 'xfs' })
+      }
+    }
+    const probe = await new DockerBackend(testBackendOptions()).probe()
+    expect(
+      rootLayerFor(
+        probe.details.storageDriver as string,
+        probe.details.backingFilesystem as string,
+      ),
+    ).toBe('read-only')
+    const backend = new XfsClaimingBackend(testBackendOptions(limits))
+    for (let i = 0; i < 2; i++) {
+      const mirror = await tempDir('safe-coder-mirror-')
+      const sandbox = await backend.create({
+        sessionId: `disk-${i}`,
+        mirrorDir: mirror,
+        projectPath: mirror,
+      })
+      try {
+        expect(sandbox.disk?.root.how).toMatch(/the root is read-only/)
+        const etc = await sandbox.exec({
+          command: 'touch /etc/evil 2>&1; echo ok > /tmp/ok && cat /tmp/ok',
+        })
+        expect(etc.stdout).toMatch(/Read-only file system\nok\n$/)
+      } finally {
+        await sandbox.dispose()
+      }
+    }
+  })
+
   it('a session keeps its mirror on its disk: bounded, remounted after a reboot, freed by discard', async () => {
     requireRoot()
     const project = await tempDir('safe-coder-project-')
