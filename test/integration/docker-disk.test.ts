@@ -2,7 +2,13 @@ import { existsSync } from 'node:fs'
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { createWorkspaceDisk, detachWorkspaceDisk, mountAt } from '../../src/sandbox/disk/index.js'
+import {
+  attachWorkspaceDisk,
+  createWorkspaceDisk,
+  detachWorkspaceDisk,
+  mountAt,
+  mountsUnder,
+} from '../../src/sandbox/disk/index.js'
 import { DockerBackend } from '../../src/sandbox/docker/backend.js'
 import { rootLayerFor } from '../../src/sandbox/docker/root-layer.js'
 import type { Sandbox } from '../../src/sandbox/types.js'
@@ -145,6 +151,19 @@ describe('docker sandbox disk limits', () => {
         await sandbox.dispose()
       }
     }
+  })
+
+  it('three openers of a session at once all get its mirror, mounted once; detach takes it away', async () => {
+    requireRoot()
+    const dir = await tempDir('safe-coder-disk-')
+    const disk = { image: path.join(dir, 'workspace.ext4'), mountPoint: path.join(dir, 'work') }
+    await createWorkspaceDisk(disk, { sizeMib: DISK_MB, key: 'k' }, { uid: 0, gid: 0 })
+    await detachWorkspaceDisk(disk.mountPoint)
+    const opened = await Promise.allSettled([1, 2, 3].map(() => attachWorkspaceDisk(disk, 'k')))
+    expect(opened.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled'])
+    expect((await mountsUnder(dir)).length).toBe(1)
+    await detachWorkspaceDisk(disk.mountPoint)
+    expect(await mountsUnder(dir)).toEqual([])
   })
 
   it('a session keeps its mirror on its disk: bounded, remounted after a reboot, freed by discard', async () => {
