@@ -2,7 +2,13 @@ import { existsSync } from 'node:fs'
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { createWorkspaceDisk, detachWorkspaceDisk, mountAt } from '../../src/sandbox/disk/index.js'
+import {
+  attachWorkspaceDisk,
+  createWorkspaceDisk,
+  detachWorkspaceDisk,
+  mountAt,
+  mountsUnder,
+} from '../../src/sandbox/disk/index.js'
 import { DockerBackend } from '../../src/sandbox/docker/backend.js'
 import { rootLayerFor } from '../../src/sandbox/docker/root-layer.js'
 import type { Sandbox } from '../../src/sandbox/types.js'
@@ -111,6 +117,54 @@ describe('docker sandbox disk limits', () => {
       expect((await stat(path.join(disk.mountPoint, 'more.bin'))).size).toBe(8 * MIB)
     },
   )
+
+  it('an engine that refuses the size cap it seemed to offer gets a read-only root instead', async () => {
+    // This daemon runs overlay2 on ext4; a backend told it is xfs asks for storage-opt size, is
+    // refused by the real engine, and must still give a working, bounded sandbox.
+    class XfsClaimingBackend extends DockerBackend {
+      protected override storage() {
+        return Promise.resolve({ driver: 'overlay2', backingFs: 'xfs' })
+      }
+    }
+    const probe = await new DockerBackend(testBackendOptions()).probe()
+    expect(
+      rootLayerFor(
+        probe.details.storageDriver as string,
+        probe.details.backingFilesystem as string,
+      ),
+    ).toBe('read-only')
+    const backend = new XfsClaimingBackend(testBackendOptions(limits))
+    for (let i = 0; i < 2; i++) {
+      const mirror = await tempDir('safe-coder-mirror-')
+      const sandbox = await backend.create({
+        sessionId: `disk-${i}`,
+        mirrorDir: mirror,
+        projectPath: mirror,
+      })
+      try {
+        expect(sandbox.disk?.root.how).toMatch(/the root is read-only/)
+        const etc = await sandbox.exec({
+          command: 'touch /etc/evil 2>&1; echo ok > /tmp/ok && cat /tmp/ok',
+        })
+        expect(etc.stdout).toMatch(/Read-only file system\nok\n$/)
+      } finally {
+        await sandbox.dispose()
+      }
+    }
+  })
+
+  it('three openers of a session at once all get its mirror, mounted once; detach takes it away', async () => {
+    requireRoot()
+    const dir = await tempDir('safe-coder-disk-')
+    const disk = { image: path.join(dir, 'workspace.ext4'), mountPoint: path.join(dir, 'work') }
+    await createWorkspaceDisk(disk, { sizeMib: DISK_MB, key: 'k' }, { uid: 0, gid: 0 })
+    await detachWorkspaceDisk(disk.mountPoint)
+    const opened = await Promise.allSettled([1, 2, 3].map(() => attachWorkspaceDisk(disk, 'k')))
+    expect(opened.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled'])
+    expect((await mountsUnder(dir)).length).toBe(1)
+    await detachWorkspaceDisk(disk.mountPoint)
+    expect(await mountsUnder(dir)).toEqual([])
+  })
 
   it('a session keeps its mirror on its disk: bounded, remounted after a reboot, freed by discard', async () => {
     requireRoot()

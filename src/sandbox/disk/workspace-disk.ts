@@ -78,8 +78,12 @@ export async function attachWorkspaceDisk(
   await mkdir(disk.mountPoint, { recursive: true, mode: 0o700 })
   const mountPoint = await realpath(disk.mountPoint)
   const image = await realpath(disk.image)
+  const ours = async () => {
+    const mount = await mountAt(mountPoint)
+    return mount === undefined ? undefined : (await loopBackingFile(mount.source)) === image
+  }
   const current = await mountAt(mountPoint)
-  if (current !== undefined && (await loopBackingFile(current.source)) !== image) {
+  if (current !== undefined && !(await ours())) {
     throw new SafeCoderError(
       'SANDBOX_FAILED',
       `Cannot mount the workspace disk ${image}: ${current.source} (${current.fsType}) is mounted at ${mountPoint} instead.`,
@@ -97,25 +101,31 @@ export async function attachWorkspaceDisk(
       what: `mount ${image} at ${mountPoint}`,
     })
   } catch (error) {
+    // Another process opening the session at the same moment mounted it first: mount(8) says
+    // "already mounted", and the mount is what this call wanted.
+    if ((await ours()) === true) return
     throw asSandboxFailure(error, `Run it by hand to see why: mount -o loop ${image} ${mountPoint}`)
   }
 }
 
 /**
- * Unmounts the disk at `mountPoint` when one is mounted there. A host process still working in
- * it (a shell whose directory it is) makes it busy: it is then detached lazily and goes when
- * that process lets go; a later attach reuses its loop device.
+ * Unmounts the disk at `mountPoint` when one is mounted there: every layer, since two processes
+ * that opened the session at once may each have mounted it (the same file system twice). A
+ * host process still working in it (a shell whose directory it is) makes it busy: it is then
+ * detached lazily and goes when that process lets go; a later attach reuses its loop device.
  */
 export async function detachWorkspaceDisk(mountPoint: string): Promise<void> {
   const real = await realpath(mountPoint).catch(() => undefined)
-  if (real === undefined || (await mountAt(real)) === undefined) return
-  const umount = await requireTool('umount', 'to unmount the workspace disk')
-  try {
-    await runTool(umount, [real], { what: `umount ${real}` })
-  } catch (error) {
-    if (!isSafeCoderError(error) || !/busy/i.test(error.message))
-      throw asSandboxFailure(error, `Unmount it by hand: umount ${real}`)
-    await runTool(umount, ['-l', real], { what: `umount -l ${real}` })
+  if (real === undefined) return
+  for (let layer = 0; layer < 8 && (await mountAt(real)) !== undefined; layer++) {
+    const umount = await requireTool('umount', 'to unmount the workspace disk')
+    try {
+      await runTool(umount, [real], { what: `umount ${real}` })
+    } catch (error) {
+      if (!isSafeCoderError(error) || !/busy/i.test(error.message))
+        throw asSandboxFailure(error, `Unmount it by hand: umount ${real}`)
+      await runTool(umount, ['-l', real], { what: `umount -l ${real}` })
+    }
   }
 }
 

@@ -21,10 +21,9 @@ import { LABEL, ownerKey, ownerOf } from './labels.js'
 import { prepareNetwork } from './network.js'
 import { removeSessionResources } from './session-resources.js'
 import { dockerDiskLimits, mirrorDiskMib } from './disk-limits.js'
-import type { ContainerNetwork } from './network.js'
 import { DOCKER_DISK_KEY, type DockerBackendOptions } from './options.js'
 import { probeEngine } from './probe.js'
-import { isStorageOptRefusal, rootLayerFor, type RootLayer } from './root-layer.js'
+import { createBounded, rootLayerFor, type RootLayer } from './root-layer.js'
 
 /** Sandboxes as containers on a Docker-API engine (Docker, or Podman's compatible socket). */
 export class DockerBackend implements SandboxBackend {
@@ -73,10 +72,15 @@ export class DockerBackend implements SandboxBackend {
     let container: Docker.Container
     let root: RootLayer
     try {
-      ;({ container, root } = await this.createContainer(docker, spec, {
-        network: network.container,
-        agent,
-      }))
+      const extras = { network: network.container, agent }
+      ;({ container, root } = await createBounded(
+        docker,
+        await this.rootLayer(signal),
+        (layer) => buildContainerSpec(spec, this.options, { ...extras, root: layer }),
+        () => {
+          this.#root = Promise.resolve('read-only')
+        },
+      ))
     } catch (error) {
       await network.release().catch(() => undefined)
       throw createError(this.options, error)
@@ -109,37 +113,22 @@ export class DockerBackend implements SandboxBackend {
     )
   }
 
-  /**
-   * Creates the container with its root bounded as the engine allows. overlay2 on xfs without
-   * `pquota` refuses a size cap: the root is then read-only, for this and later sandboxes.
-   */
-  private async createContainer(
-    docker: Docker,
-    spec: SandboxSpec,
-    extras: { network: ContainerNetwork; agent: AgentAssets | undefined },
-  ): Promise<{ container: Docker.Container; root: RootLayer }> {
-    const root = await this.rootLayer()
-    try {
-      const options = buildContainerSpec(spec, this.options, { ...extras, root })
-      return { container: await docker.createContainer(options), root }
-    } catch (error) {
-      if (root !== 'storage-opt' || !isStorageOptRefusal(error)) throw error
-      this.#root = Promise.resolve('read-only')
-      const options = buildContainerSpec(spec, this.options, { ...extras, root: 'read-only' })
-      return { container: await docker.createContainer(options), root: 'read-only' }
-    }
-  }
-
   /** How the engine can bound a container's own file system, from its storage driver. */
   private rootLayer(signal?: AbortSignal): Promise<RootLayer> {
-    this.engine ??= probeEngine(this.options, signal)
-    this.#root ??= this.engine.then(({ result }) =>
-      rootLayerFor(
-        stringOr(result.details.storageDriver),
-        stringOr(result.details.backingFilesystem),
-      ),
-    )
+    this.#root ??= this.storage(signal).then((s) => rootLayerFor(s.driver, s.backingFs))
     return this.#root
+  }
+
+  /** The engine's storage driver and the file system under it, as `docker info` says. */
+  protected async storage(
+    signal?: AbortSignal,
+  ): Promise<{ driver: string | undefined; backingFs: string | undefined }> {
+    this.engine ??= probeEngine(this.options, signal)
+    const { details } = (await this.engine).result
+    return {
+      driver: stringOr(details.storageDriver),
+      backingFs: stringOr(details.backingFilesystem),
+    }
   }
 
   /** What sandboxes made here may store and how that is enforced (for `doctor`). */

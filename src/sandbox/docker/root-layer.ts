@@ -1,3 +1,5 @@
+import type Docker from 'dockerode'
+import type { ContainerCreateOptions } from 'dockerode'
 import { engineMessage } from './engine-errors.js'
 
 /**
@@ -27,6 +29,26 @@ export function rootLayerFor(driver: string | undefined, backingFs: string | und
   if (SIZED_DRIVERS.has(driver)) return 'storage-opt'
   if (XFS_QUOTA_DRIVERS.has(driver) && backingFs === 'xfs') return 'storage-opt'
   return 'read-only'
+}
+
+/**
+ * Creates a container with its root bounded as `root` says. overlay2 on xfs without `pquota`
+ * refuses a size cap: the root is then read-only instead, and `onRefused` lets the caller skip
+ * the attempt for later sandboxes.
+ */
+export async function createBounded(
+  docker: Docker,
+  root: RootLayer,
+  build: (root: RootLayer) => ContainerCreateOptions,
+  onRefused: () => void,
+): Promise<{ container: Docker.Container; root: RootLayer }> {
+  try {
+    return { container: await docker.createContainer(build(root)), root }
+  } catch (error) {
+    if (root !== 'storage-opt' || !isStorageOptRefusal(error)) throw error
+    onRefused()
+    return { container: await docker.createContainer(build('read-only')), root: 'read-only' }
+  }
 }
 
 /** The engine said it cannot cap the writable layer ("--storage-opt is supported only for …"). */
