@@ -23,8 +23,8 @@ export function startRacerCommand(hostPath: string): string {
     'my @dirs = @ARGV;',
     'while (1) {',
     '  for my $d (@dirs) { my ($a, $b) = ($d, "$d.link"); syscall(316, -100, $a, -100, $b, 2); }',
-    // Half of the time asleep: it still swaps thousands of times a second, and leaves the
-    // sandbox's other processes (the agent, the server) most of a core.
+    // A short sleep every 20 rounds leaves the sandbox's other processes (the agent, the
+    // server) some of the core; each directory still flips thousands of times a second.
     '  select(undef, undef, undef, 0.0002) if ++$n % 20 == 0;',
     '}',
   ].join(' ')

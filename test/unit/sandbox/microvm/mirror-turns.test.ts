@@ -24,7 +24,14 @@ function fakeAgent(log: string[], pullMayFinish: Promise<void>, pullStarted: () 
     skipped: [],
   }
   const agent: AgentClient = {
-    hello: { protocol: 1, version: 'test', kernel: 'test', pid: 1, root: '/workspace' },
+    hello: {
+      protocol: 1,
+      version: 'test',
+      kernel: 'test',
+      pid: 1,
+      root: '/workspace',
+      features: [],
+    },
     closed: false,
     exec: unused,
     readFile: unused,
