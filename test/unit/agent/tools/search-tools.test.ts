@@ -33,7 +33,9 @@ function script(
       return { stdout: find(sandbox, command) }
     const answer = options.search?.(command)
     if (answer === undefined)
-      throw new Error(`unexpected exec ${JSON.stringify(argv)} ${String(req.stdin)}`)
+      throw new Error(
+        `unexpected exec ${JSON.stringify(argv)} ${typeof req.stdin === 'string' ? req.stdin : ''}`,
+      )
     return answer
   }
 }
