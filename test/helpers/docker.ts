@@ -85,13 +85,15 @@ async function answersWithin(docker: Docker, ms: number): Promise<void> {
 
 /**
  * The id of the first running container carrying `label` (e.g. `safe-coder.session=ID`),
- * polling for up to 10 s while a CLI process starts it; throws when none appears.
+ * polling while a CLI process starts it (copy-in, the session's disk, the container); throws
+ * when none appears within 5 minutes, a hang detector rather than a budget a loaded machine
+ * could exceed.
  */
 export async function waitForContainer(docker: Docker, label: string): Promise<string> {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 3000; i++) {
     const found = (await docker.listContainers({ filters: { label: [label] } }))[0]?.Id
     if (found !== undefined) return found
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
-  throw new Error(`No running container labelled ${label} appeared within 10 s.`)
+  throw new Error(`No running container labelled ${label} appeared within 5 minutes.`)
 }
