@@ -65,7 +65,8 @@ function timedModel(model: ChatModel, spent: { ms: number }): ChatModel {
 /**
  * Agent overhead per tool call: a scripted turn of `bash` calls that each change one file, timed
  * without the model's own time, against a raw exec of the same command plus a raw scan commit
- * on a mirror of the same size, measured in the same run.
+ * (with the sandbox frozen, as the session's are) on a mirror of the same size, measured in the
+ * same run.
  */
 export async function benchAgent(options: { calls: number }): Promise<BenchResult[]> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'safe-coder-bench-agent-'))
@@ -137,7 +138,12 @@ export async function benchAgent(options: { calls: number }): Promise<BenchResul
     try {
       for (let i = 0; i < options.calls; i++) {
         execs.push(await time(() => sandbox.exec({ command: command(i) })))
-        commits.push(await time(() => commitChanges(repo, { message: `c${i}`, scan: true })))
+        // Frozen as the session's commits are (a process left running must not race the scan).
+        commits.push(
+          await time(() =>
+            sandbox.whileFrozen(() => commitChanges(repo, { message: `c${i}`, scan: true })),
+          ),
+        )
       }
     } finally {
       await sandbox.dispose()
@@ -147,7 +153,7 @@ export async function benchAgent(options: { calls: number }): Promise<BenchResul
     return [
       result(
         `agent overhead per tool call (${options.calls} bash calls, ${FILES}-file project)`,
-        'raw exec + raw scan commit',
+        'raw exec + raw frozen scan commit',
         perCall,
         anchor,
         1.3,

@@ -12,7 +12,7 @@ function sourceText(bytes: number, salt: number): string {
 }
 
 /** `count` files of 200 B – 40 KB (log-uniform) in nested package/module directories. */
-async function createTree(dir: string, count: number): Promise<string[]> {
+export async function createTree(dir: string, count: number): Promise<string[]> {
   const random = seeded(7)
   const files: string[] = []
   for (let i = 0; i < count; i++) {
@@ -38,7 +38,8 @@ async function createTree(dir: string, count: number): Promise<string[]> {
 
 const gitEnv = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' }
 
-async function cliCommit(dir: string): Promise<void> {
+/** The anchor: `git add -A && git commit` with the git CLI, no fsmonitor, no auto gc. */
+export async function cliCommit(dir: string): Promise<void> {
   const git = (...args: string[]) =>
     execa(
       'git',

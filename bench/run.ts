@@ -8,6 +8,7 @@ import { benchDisk } from './disk.js'
 import { canMountDisks } from '../src/sandbox/disk/index.js'
 import { benchNetwork } from './network.js'
 import { benchExec, benchSandboxReady } from './exec.js'
+import { benchFreeze } from './freeze.js'
 import { benchGitCommit } from './git-commit.js'
 import { benchGitDiff } from './git-diff.js'
 import { benchMicrovm } from './microvm.js'
@@ -36,6 +37,7 @@ const results = [
     runs: Math.max(3, Math.round(runs / 20)),
     sizes: [1_000, 10_000, 50_000],
   })),
+  ...(await benchFreeze({ runs: Math.max(5, Math.round(runs / 7)), sizes: [1_000, 10_000] })),
   ...(await benchGitDiff({ runs: 15 })),
   ...(await benchSync({ runs: 15 })),
   ...(await benchNetwork()),
