@@ -97,3 +97,11 @@ export async function waitForContainer(docker: Docker, label: string): Promise<s
   }
   throw new Error(`No running container labelled ${label} appeared within 5 minutes.`)
 }
+
+/** Everything still carrying a session's label: containers (any state) and networks. */
+export async function sessionLeftovers(docker: Docker, sessionId: string): Promise<string[]> {
+  const filters = { label: [`safe-coder.session=${sessionId}`] }
+  const containers = await docker.listContainers({ all: true, filters })
+  const networks = await docker.listNetworks({ filters })
+  return [...containers.map((c) => c.Names.join(',')), ...networks.map((n) => n.Name)]
+}

@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { DockerBackend } from '../../src/sandbox/docker/backend.js'
-import { isSafeCoderError, type SafeCoderError } from '../../src/shared/errors.js'
 import { requireDocker } from '../helpers/docker.js'
 import { createTestSandbox, tempDir, testBackendOptions } from '../helpers/sandbox.js'
-
-async function failure(promise: Promise<unknown>): Promise<SafeCoderError> {
-  try {
-    await promise
-  } catch (error) {
-    if (isSafeCoderError(error)) return error
-    throw error
-  }
-  throw new Error('expected a failure')
-}
+import { failure } from '../helpers/failure.js'
 
 describe('docker backend faults', () => {
   it('reports a container killed from outside mid-exec as SANDBOX_GONE, and keeps working', async () => {

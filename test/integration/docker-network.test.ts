@@ -18,31 +18,14 @@ import { locateProxy, type ProxyAssets } from '../../src/sandbox/docker/proxy-as
 import { ensureProxyImage, PROXY_ENV_KEYS } from '../../src/sandbox/docker/proxy-image.js'
 import { ProxyEventReader } from '../../src/sandbox/docker/proxy-events.js'
 import type { Sandbox, SandboxSpec } from '../../src/sandbox/types.js'
-import { isSafeCoderError, type SafeCoderError } from '../../src/shared/errors.js'
 import { createId } from '../../src/shared/ids.js'
 import { SANDBOX_IMAGE } from '../../src/shared/version.js'
 import { requireDocker } from '../helpers/docker.js'
 import { createTestSandbox, tempDir, testBackendOptions } from '../helpers/sandbox.js'
+import { failure } from '../helpers/failure.js'
+import { sessionLeftovers } from '../helpers/docker.js'
 
 const TEST_LABELS = { 'safe-coder-test': 'docker-network' }
-
-async function failure(promise: Promise<unknown>): Promise<SafeCoderError> {
-  try {
-    await promise
-  } catch (error) {
-    if (isSafeCoderError(error)) return error
-    throw error
-  }
-  throw new Error('expected a failure')
-}
-
-/** Everything still carrying this session's label: containers and networks. */
-async function leftovers(docker: Docker, sessionId: string): Promise<string[]> {
-  const filters = { label: [`safe-coder.session=${sessionId}`] }
-  const containers = await docker.listContainers({ all: true, filters })
-  const networks = await docker.listNetworks({ filters })
-  return [...containers.map((c) => c.Names.join(',')), ...networks.map((n) => n.Name)]
-}
 
 async function proxyContainer(docker: Docker, sessionId: string): Promise<Docker.Container> {
   const found = await docker.listContainers({
@@ -234,7 +217,7 @@ describe('docker sandbox network: allowlist', () => {
     expect(no).toMatchObject({ port: 8080, reason: 'not in the allow-list', bytesIn: 0 })
 
     await sandbox.dispose()
-    expect(await leftovers(docker, sessionId)).toEqual([])
+    expect(await sessionLeftovers(docker, sessionId)).toEqual([])
     // The servers were only disconnected.
     expect((await docker.getContainer(servers[0]?.id ?? '').inspect()).State.Running).toBe(true)
     await sandbox.dispose()
@@ -314,7 +297,7 @@ describe('docker sandbox network: none and open', () => {
     })
     expect(r.body).toBe('allowed-ok\n')
     await sandbox.dispose()
-    expect(await leftovers(docker, sessionId)).toEqual([])
+    expect(await sessionLeftovers(docker, sessionId)).toEqual([])
   })
 })
 
@@ -341,8 +324,8 @@ describe('docker sandbox network: gc', () => {
     expect(reaped.removed.map((s) => s.sessionId)).toEqual(
       expect.arrayContaining([whole.sessionId, half.sessionId]),
     )
-    expect(await leftovers(docker, whole.sessionId)).toEqual([])
-    expect(await leftovers(docker, half.sessionId)).toEqual([])
+    expect(await sessionLeftovers(docker, whole.sessionId)).toEqual([])
+    expect(await sessionLeftovers(docker, half.sessionId)).toEqual([])
     // Session data is never touched.
     expect((await stat(whole.policyFile)).isFile()).toBe(true)
   })
@@ -395,7 +378,7 @@ describe('docker sandbox network: failures', () => {
     expect(Date.now() - started).toBeLessThan(15_000)
     expect(error.code).toBe('SANDBOX_FAILED')
     expect(error.message).toMatch(/did not report ready within 2 s/)
-    expect(await leftovers(docker, spec.sessionId)).toEqual([])
+    expect(await sessionLeftovers(docker, spec.sessionId)).toEqual([])
   })
 
   it('reports a proxy that exits with what it said, leaving nothing behind', async () => {
@@ -404,7 +387,7 @@ describe('docker sandbox network: failures', () => {
     const error = await failure(prepareNetwork(docker, spec, options, { assets }))
     expect(error.code).toBe('SANDBOX_FAILED')
     expect(error.message).toMatch(/exited before it was ready: cannot listen: EADDRINUSE/)
-    expect(await leftovers(docker, spec.sessionId)).toEqual([])
+    expect(await sessionLeftovers(docker, spec.sessionId)).toEqual([])
   })
 
   it('turns malformed and oversized lines into error events, and a later exit too', async () => {
@@ -436,7 +419,7 @@ describe('docker sandbox network: failures', () => {
       await network.release()
       await network.release()
     }
-    expect(await leftovers(docker, spec.sessionId)).toEqual([])
+    expect(await sessionLeftovers(docker, spec.sessionId)).toEqual([])
   })
 })
 

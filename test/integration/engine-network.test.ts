@@ -8,11 +8,12 @@ import { proveNetworkWall } from '../../src/sandbox/docker/network-proof.js'
 import { locateProxy } from '../../src/sandbox/docker/proxy-assets.js'
 import { ensureProxyImage } from '../../src/sandbox/docker/proxy-image.js'
 import type { SandboxSpec } from '../../src/sandbox/types.js'
-import { isSafeCoderError, type SafeCoderError } from '../../src/shared/errors.js'
 import { createId } from '../../src/shared/ids.js'
 import { requireEngine } from '../helpers/docker.js'
 import { createTestSandbox, tempDir, testBackendOptions } from '../helpers/sandbox.js'
 import { DockerBackend } from '../../src/sandbox/docker/backend.js'
+import { failure } from '../helpers/failure.js'
+import { sessionLeftovers } from '../helpers/docker.js'
 
 /**
  * What every Docker-API engine must do with a session's network, run against Docker and Podman
@@ -21,23 +22,6 @@ import { DockerBackend } from '../../src/sandbox/docker/backend.js'
  */
 
 const TEST_LABEL = 'safe-coder-test=engine-network'
-
-async function failure(promise: Promise<unknown>): Promise<SafeCoderError> {
-  try {
-    await promise
-  } catch (error) {
-    if (isSafeCoderError(error)) return error
-    throw error
-  }
-  throw new Error('expected a failure')
-}
-
-async function leftovers(docker: Docker, sessionId: string): Promise<string[]> {
-  const filters = { label: [`safe-coder.session=${sessionId}`] }
-  const containers = await docker.listContainers({ all: true, filters })
-  const networks = await docker.listNetworks({ filters })
-  return [...containers.map((c) => c.Names.join(',')), ...networks.map((n) => n.Name)]
-}
 
 async function networkSpec(
   policy: NetworkPolicy,
@@ -88,7 +72,7 @@ describe.each(['docker', 'podman'] as const)('%s: a session network', (kind) => 
     const r = await sandbox.exec({ command: "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '" })
     expect(r.stdout.trim().split('\n').sort()).toEqual(['eth0', 'lo'])
     await sandbox.dispose()
-    expect(await leftovers(docker, spec.sessionId)).toEqual([])
+    expect(await sessionLeftovers(docker, spec.sessionId)).toEqual([])
   })
 
   it('the network proof finds a host that answers: a plain bridge reaches its gateway', async () => {
@@ -129,7 +113,7 @@ describe.each(['docker', 'podman'] as const)('%s: a session network', (kind) => 
       expect(r.stdout).toMatch(/^\S+\s+egress\n1\n/)
       expect(r.stderr).toMatch(/403/)
       await sandbox.dispose()
-      expect(await leftovers(docker, spec.sessionId)).toEqual([])
+      expect(await sessionLeftovers(docker, spec.sessionId)).toEqual([])
     })
   } else {
     it('allowlist: refused, because its internal network reaches the host; nothing left', async () => {
@@ -144,7 +128,7 @@ describe.each(['docker', 'podman'] as const)('%s: a session network', (kind) => 
         /^Podman cannot enforce this session's allow-list: inside its internal network \S+ \(gateway[^)]*\) answered on port 9/,
       )
       expect(error.hint).toMatch(/--backend docker/)
-      expect(await leftovers(docker, spec.sessionId)).toEqual([])
+      expect(await sessionLeftovers(docker, spec.sessionId)).toEqual([])
     })
   }
 })

@@ -3,8 +3,9 @@ import { describe, expect, it } from 'vitest'
 import { encodeHeader, encodeJson, FrameKind, PROTOCOL } from '../../../../src/guest/protocol.js'
 import { connectAgent } from '../../../../src/sandbox/agent-channel/client.js'
 import type { AgentClient } from '../../../../src/sandbox/agent-channel/types.js'
-import { isSafeCoderError, type SafeCoderError } from '../../../../src/shared/errors.js'
+import type { SafeCoderError } from '../../../../src/shared/errors.js'
 import { duplexPair, FakeAgent, HELLO, type Received } from './fake-agent.js'
+import { failure } from '../../../helpers/failure.js'
 
 const sha = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex')
 
@@ -18,16 +19,6 @@ async function connected(
   const closes: (Error | undefined)[] = []
   const client = await connectAgent(host, { ...options, onClose: (e) => closes.push(e) })
   return { client, agent, closes }
-}
-
-async function failure(promise: Promise<unknown>): Promise<SafeCoderError> {
-  try {
-    await promise
-  } catch (error) {
-    if (isSafeCoderError(error)) return error
-    throw error
-  }
-  throw new Error('expected a rejection')
 }
 
 describe('agent client handshake', () => {
