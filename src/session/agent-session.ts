@@ -18,6 +18,7 @@ import type { SessionLock } from './lock.js'
 import { serveSessionEvents, type EventServer } from './event-server.js'
 import { policyFile, sandboxNetwork, writePolicy } from './network.js'
 import type { NetworkPolicy } from '../network/types.js'
+import { startingSandbox } from './left-sandboxes.js'
 import { observeSandbox } from './observed-sandbox.js'
 import type { SessionRecord } from './record.js'
 import {
@@ -319,24 +320,26 @@ export class AgentSession {
       backend: backend.kind,
       state: 'creating',
     })
-    const network = await sandboxNetwork({
-      store,
-      id: this.id,
-      bus,
-      policy: this.#network,
-    })
-    const raw = await backend.create(
-      {
-        sessionId: this.id,
-        mirrorDir: paths.work,
-        projectPath: this.record.projectPath,
-        ...(network === undefined ? {} : { network }),
-        onProgress: (step, detail) => {
-          this.#status('starting', detail === undefined ? step : `${step}: ${detail}`)
+    const raw = await startingSandbox(store, this.id, async () => {
+      const network = await sandboxNetwork({
+        store,
+        id: this.id,
+        bus,
+        policy: this.#network,
+      })
+      return backend.create(
+        {
+          sessionId: this.id,
+          mirrorDir: paths.work,
+          projectPath: this.record.projectPath,
+          ...(network === undefined ? {} : { network }),
+          onProgress: (step, detail) => {
+            this.#status('starting', detail === undefined ? step : `${step}: ${detail}`)
+          },
         },
-      },
-      signal,
-    )
+        signal,
+      )
+    })
     const sandbox = observeSandbox(raw, this.id, bus)
     this.#sandbox = sandbox
     this.record = await store.update(this.id, () => ({

@@ -13,7 +13,12 @@ import { oneLine } from '../shared/format.js'
 import { createId } from '../shared/ids.js'
 import { copyIn, type CopyReport } from '../workspace/copy-in.js'
 import { writeFileAtomic } from '../shared/durable-file.js'
-import { otherKindLeft, removeSessionSandboxes, sandboxLeft } from './left-sandboxes.js'
+import {
+  otherKindLeft,
+  removeSessionSandboxes,
+  sandboxLeft,
+  startingSandbox,
+} from './left-sandboxes.js'
 import { acquireSessionLock, type SessionLock } from './lock.js'
 import { makeMirrorDisk, openMirror, removeSessionDir } from './mirror-disk.js'
 import type { SessionPaths } from './paths.js'
@@ -157,17 +162,19 @@ export async function execInSession(options: {
         }).catch(() => undefined)
   try {
     bus?.emit('session.status', { sessionId: id, status: 'starting' })
-    const network = await sandboxNetwork({ store, id, bus, policy: options.network })
-    const created = await options.backend.create(
-      {
-        sessionId: id,
-        mirrorDir: paths.work,
-        projectPath: record.projectPath,
-        ...(network === undefined ? {} : { network }),
-        ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
-      },
-      signal,
-    )
+    const created = await startingSandbox(store, id, async () => {
+      const network = await sandboxNetwork({ store, id, bus, policy: options.network })
+      return options.backend.create(
+        {
+          sessionId: id,
+          mirrorDir: paths.work,
+          projectPath: record.projectPath,
+          ...(network === undefined ? {} : { network }),
+          ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+        },
+        signal,
+      )
+    })
     const sandbox = bus === undefined ? created : observeSandbox(created, id, bus)
     const callId = createId('call')
     const started = Date.now()

@@ -152,7 +152,7 @@ describe('readObject', () => {
     const loose = git(['hash-object', '-w', '--stdin'], 'y'.repeat(4096)).trim()
     const store = createObjectStore(gitdir, { maxObjectBytes: 1024 })
     await expect(readObject(store, loose)).rejects.toMatchObject({
-      code: 'INTERNAL',
+      code: 'COPY_FAILED',
       message: expect.stringContaining('too large') as string,
     })
     pack([loose])
@@ -160,7 +160,7 @@ describe('readObject', () => {
     await expect(
       readObject(createObjectStore(gitdir, { maxObjectBytes: 1024 }), loose),
     ).rejects.toMatchObject({
-      code: 'INTERNAL',
+      code: 'COPY_FAILED',
       message: expect.stringContaining('too large') as string,
     })
     expect((await readObject(createObjectStore(gitdir), loose)).content.byteLength).toBe(4096)

@@ -9,6 +9,7 @@ import type { EventMap } from '../../../src/bus/events.js'
 import { commitChanges, readLog } from '../../../src/git/index.js'
 import { LocalSessionClient } from '../../../src/session/local-client.js'
 import { SessionManager } from '../../../src/session/manager.js'
+import { SANDBOX_STARTING } from '../../../src/session/left-sandboxes.js'
 import { revertInSession } from '../../../src/session/review.js'
 import { SessionStore } from '../../../src/session/store.js'
 import {
@@ -92,6 +93,62 @@ describe("a sandbox a killed Safe Coder process left running on a session's mirr
     await discardSession(store, id, () => backend)
     expect(backend.removed).toEqual(['left-1'])
     await expect(access(store.paths(id).dir)).rejects.toThrow()
+  })
+})
+
+describe('a process killed while its sandbox was being created', () => {
+  it('leaves a record that admits to it, so revert waits and discard removes it first', async () => {
+    const project = await temp('safe-coder-project-')
+    await writeFile(path.join(project, 'a.txt'), 'one\n')
+    const store = new SessionStore(await temp('safe-coder-state-'))
+    let started: (id: string) => void = () => undefined
+    const creating = new Promise<string>((resolve) => (started = resolve))
+    // The engine has made the container; the process dies before the backend returns it.
+    class Killed extends FakeBackend {
+      override create(spec: Parameters<FakeBackend['create']>[0]) {
+        this.left.push(sandboxInfo('made-1', spec.sessionId, 999_999_999))
+        started(spec.sessionId)
+        return new Promise<never>(() => undefined)
+      }
+    }
+    const backend = new Killed()
+    const { record } = await createWorkspaceSession({
+      store,
+      projectDir: project,
+      backend,
+      tracking,
+    })
+    void execInSession({ store, id: record.id, backend, command: ['true'], tracking })
+    expect(await creating).toBe(record.id)
+    expect((await store.read(record.id)).sandboxId).toBe(SANDBOX_STARTING)
+    const refused = await revertInSession({ store, tracking }, record.id, {
+      commit: 'HEAD',
+    }).catch((e: unknown) => e)
+    expect((refused as Error).message).toMatch(/a sandbox it was starting/)
+    // A dead owner's lock is stale; this process is alive, so its lock goes by hand.
+    await rm(store.paths(record.id).lockFile, { force: true })
+    await discardSession(store, record.id, () => backend)
+    expect(backend.removed).toEqual(['made-1'])
+  })
+
+  it('is cleared when the start fails', async () => {
+    const project = await temp('safe-coder-project-')
+    const store = new SessionStore(await temp('safe-coder-state-'))
+    class Failing extends FakeBackend {
+      override create(): Promise<never> {
+        return Promise.reject(new Error('no engine'))
+      }
+    }
+    const backend = new Failing()
+    const { record } = await createWorkspaceSession({
+      store,
+      projectDir: project,
+      backend,
+      tracking,
+    })
+    const failed = execInSession({ store, id: record.id, backend, command: ['true'], tracking })
+    await expect(failed).rejects.toThrow('no engine')
+    expect((await store.read(record.id)).sandboxId).toBeUndefined()
   })
 })
 
