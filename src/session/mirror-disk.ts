@@ -7,6 +7,7 @@ import {
   detachWorkspaceDisk,
   type SandboxBackend,
 } from '../sandbox/index.js'
+import { SafeCoderError, errnoOf, isSafeCoderError } from '../shared/errors.js'
 import type { SessionPaths } from './paths.js'
 
 type DiskPaths = Pick<SessionPaths, 'work' | 'disk'>
@@ -20,11 +21,31 @@ export async function makeMirrorDisk(
   paths: DiskPaths,
   backend: SandboxBackend,
   signal?: AbortSignal,
-): Promise<void> {
+): Promise<{ sizeMib: number; key: string } | undefined> {
   const plan = await backend.workspaceDisk?.()
-  if (plan === undefined) return
+  if (plan === undefined) return undefined
   const owner = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }
   await createWorkspaceDisk({ image: paths.disk, mountPoint: paths.work }, plan, owner, signal)
+  return plan
+}
+
+/** Copy-in that ran out of room on the session's disk: the project is larger than the key allows. */
+export function projectTooLarge(
+  error: unknown,
+  plan: { sizeMib: number; key: string } | undefined,
+): unknown {
+  if (plan === undefined || !isSafeCoderError(error)) return error
+  const errno = errnoOf(error.cause)
+  if (errno !== 'ENOSPC' && errno !== 'EDQUOT') return error
+  return new SafeCoderError(
+    'DISK_FULL',
+    `The project does not fit in the session's ${plan.sizeMib} MiB disk (${plan.key}): ${error.message}`,
+    {
+      hint: `Raise ${plan.key}, or leave large files out with [workspace] exclude.`,
+      cause: error,
+      data: { key: plan.key, sizeMib: plan.sizeMib },
+    },
+  )
 }
 
 /**

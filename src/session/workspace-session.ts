@@ -20,7 +20,7 @@ import {
   startingSandbox,
 } from './left-sandboxes.js'
 import { acquireSessionLock, type SessionLock } from './lock.js'
-import { makeMirrorDisk, openMirror, removeSessionDir } from './mirror-disk.js'
+import { makeMirrorDisk, openMirror, projectTooLarge, removeSessionDir } from './mirror-disk.js'
 import type { SessionPaths } from './paths.js'
 import type { SessionRecord } from './record.js'
 import type { SessionStore } from './store.js'
@@ -70,13 +70,15 @@ export async function createWorkspaceSession(options: {
   const paths = store.paths(record.id)
   let copied: CopyReport
   try {
-    await makeMirrorDisk(paths, options.backend, signal)
+    const disk = await makeMirrorDisk(paths, options.backend, signal)
     copied = await copyIn({
       projectDir,
       mirrorDir: paths.work,
       exclude: tracking.exclude,
       maxFileBytes: tracking.maxFileBytes,
       ...(signal === undefined ? {} : { signal }),
+    }).catch((error: unknown) => {
+      throw projectTooLarge(error, disk)
     })
     const repo = await auditRepo(store, record.id, tracking.maxFileBytes)
     const snap = await snapshot(repo, {

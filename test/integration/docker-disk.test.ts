@@ -166,6 +166,29 @@ describe('docker sandbox disk limits', () => {
     expect(await mountsUnder(dir)).toEqual([])
   })
 
+  it('a project larger than the disk stops copy-in with DISK_FULL naming the key, leaving nothing', async () => {
+    requireRoot()
+    const project = await tempDir('safe-coder-project-')
+    await writeFile(path.join(project, 'big.bin'), Buffer.alloc(80 * MIB))
+    const state = await tempDir('safe-coder-state-')
+    const store = new SessionStore(state)
+    const backend = new DockerBackend(testBackendOptions(limits))
+    const error = await createWorkspaceSession({
+      store,
+      projectDir: project,
+      backend,
+      tracking: { ...tracking, maxFileBytes: 100 * MIB },
+    }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(SafeCoderError)
+    expect((error as SafeCoderError).code).toBe('DISK_FULL')
+    expect((error as SafeCoderError).message).toMatch(
+      /does not fit in the session's 64 MiB disk \(\[docker\] disk_mb\)/,
+    )
+    expect((error as SafeCoderError).hint).toMatch(/Raise \[docker\] disk_mb/)
+    expect(await mountsUnder(state)).toEqual([])
+    expect((await store.list()).sessions).toEqual([])
+  })
+
   it('a session keeps its mirror on its disk: bounded, remounted after a reboot, freed by discard', async () => {
     requireRoot()
     const project = await tempDir('safe-coder-project-')

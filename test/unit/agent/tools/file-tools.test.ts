@@ -3,7 +3,11 @@ import { editFileTool } from '../../../../src/agent/tools/edit-file.js'
 import { listDirTool } from '../../../../src/agent/tools/list-dir.js'
 import { readFileTool } from '../../../../src/agent/tools/read-file.js'
 import { writeFileTool } from '../../../../src/agent/tools/write-file.js'
+import { diskFullError, sandboxDiskFull } from '../../../../src/sandbox/disk/index.js'
+import { dockerDiskLimits } from '../../../../src/sandbox/docker/disk-limits.js'
+import { asError } from '../../../../src/shared/errors.js'
 import { FakeSandbox, toolContext } from '../../../helpers/fake-sandbox.js'
+import { testBackendOptions } from '../../../helpers/sandbox.js'
 
 const lines = (n: number): string =>
   Array.from({ length: n }, (_, i) => `line ${i + 1}`).join('\n') + '\n'
@@ -114,6 +118,21 @@ describe('write_file', () => {
     expect(again.changes).toEqual({ kind: 'paths', paths: ['src/new/a.ts'] })
     expect(again.summary).toBe('wrote src/new/a.ts (1 line)')
     expect(sandbox.text('src/new/a.ts')).toBe('c')
+  })
+
+  it("tells the model when the sandbox's own disk is full; a full host disk ends the turn", async () => {
+    const limits = await dockerDiskLimits(testBackendOptions(), 'read-only', { mib: 64 })
+    const full = diskFullError('Cannot write "big" in the sandbox', 'ENOSPC', { path: 'big' })
+    const sandbox = new FakeSandbox()
+    const ctx = toolContext(sandbox)
+    sandbox.writeFile = () => Promise.reject(asError(sandboxDiskFull(full, limits)))
+    const out = await writeFileTool.run({ path: 'big', content: 'x' }, ctx)
+    expect(out).toMatchObject({ isError: true, summary: 'disk full', changes: { kind: 'none' } })
+    expect(out.output).toMatch(/own disk is full.*raise \[docker\] disk_mb/s)
+    sandbox.writeFile = () => Promise.reject(full)
+    await expect(writeFileTool.run({ path: 'big', content: 'x' }, ctx)).rejects.toThrow(
+      /the disk is full \(ENOSPC\)/,
+    )
   })
 
   it('refuses paths outside the project and writes through no symlink that leads out', async () => {
