@@ -7,6 +7,7 @@ import type { BackendKind, ProbeResult, SandboxBackend } from './types.js'
 
 export * from './types.js'
 export { toWorkspacePath } from './workspace-path.js'
+export { selectSessionBackend } from './session-backend.js'
 
 /** Auto-detection order (DESIGN.md §3): strongest isolation first, never the host. */
 export const DETECTION_ORDER: BackendKind[] = ['firecracker', 'qemu', 'docker', 'podman']

@@ -195,4 +195,16 @@ export interface SandboxBackend {
   remove(id: string, signal?: AbortSignal): Promise<void>
   /** Whether the image sandboxes are created from is present. */
   imageStatus(signal?: AbortSignal): Promise<ImageInfo>
+  /**
+   * Which engine this backend's sandboxes run on (`unix:///run/podman/podman.sock`), recorded
+   * with each session so it always runs there; absent for backends with no choice of engine.
+   */
+  engine?(signal?: AbortSignal): Promise<string | undefined>
+}
+
+/** Where a session runs, as recorded at its creation. */
+export interface Placement {
+  backend: BackendKind
+  /** The engine endpoint of a Docker-API backend; absent on microVMs and older sessions. */
+  engine?: string | undefined
 }

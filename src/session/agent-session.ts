@@ -108,7 +108,7 @@ export class AgentSession {
     signal?: AbortSignal,
   ): Promise<AgentSession> {
     const { store } = deps
-    const { record, lock } = await lockSession(store, id)
+    const { record, lock } = await lockSession(store, id, deps.backend, signal)
     try {
       await reclaimSession({
         store,

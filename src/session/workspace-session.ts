@@ -14,6 +14,7 @@ import { createId } from '../shared/ids.js'
 import { copyIn, type CopyReport } from '../workspace/copy-in.js'
 import { writeFileAtomic } from '../shared/durable-file.js'
 import { acquireSessionLock, type SessionLock } from './lock.js'
+import { assertPlacement } from './placement.js'
 import type { SessionPaths } from './paths.js'
 import type { SessionRecord } from './record.js'
 import type { SessionStore } from './store.js'
@@ -58,7 +59,8 @@ export async function createWorkspaceSession(options: {
   signal?: AbortSignal
 }): Promise<{ record: SessionRecord; copied: CopyReport }> {
   const { store, projectDir, tracking, signal } = options
-  let record = await store.create(projectDir, options.backend.kind)
+  const engine = await options.backend.engine?.(signal)
+  let record = await store.create(projectDir, options.backend.kind, engine)
   const paths = store.paths(record.id)
   let copied: CopyReport
   try {
@@ -120,7 +122,7 @@ export async function execInSession(options: {
   network?: NetworkPolicy
 }): Promise<SessionExecResult> {
   const { store, id, signal, bus } = options
-  const { record, paths, lock } = await lockSession(store, id)
+  const { record, paths, lock } = await lockSession(store, id, options.backend, signal)
   const aborter = linkSignals(signal)
   const server =
     bus === undefined
@@ -288,10 +290,15 @@ export async function discardSession(store: SessionStore, id: string): Promise<v
   }
 }
 
-/** A live session, locked for one command; the caller releases the lock. */
+/**
+ * A live session, locked for one command; the caller releases the lock. With `backend`, also
+ * checks it is the one the session runs on (`assertPlacement`).
+ */
 export async function lockSession(
   store: SessionStore,
   id: string,
+  backend?: SandboxBackend,
+  signal?: AbortSignal,
 ): Promise<{ record: SessionRecord; paths: SessionPaths; lock: SessionLock }> {
   const record = await store.read(id)
   if (record.status === 'discarded') {
@@ -299,6 +306,7 @@ export async function lockSession(
       hint: 'Start a new session.',
     })
   }
+  if (backend !== undefined) await assertPlacement(record, backend, signal)
   const paths = store.paths(id)
   return { record, paths, lock: await acquireSessionLock(paths.lockFile, id) }
 }
@@ -319,7 +327,7 @@ export async function resumeSession(options: {
   sandboxKind: string
 }> {
   const { store, id, backend, signal } = options
-  const { record, paths, lock } = await lockSession(store, id)
+  const { record, paths, lock } = await lockSession(store, id, backend, signal)
   try {
     // Killed while copying in: no snapshot was taken, so there is nothing to go on from.
     if (record.baseCommit === undefined) throw incompleteSession(id)

@@ -24,23 +24,30 @@ import { probeEngine } from './probe.js'
 /** Sandboxes as containers on a Docker-API engine (Docker, or Podman's compatible socket). */
 export class DockerBackend implements SandboxBackend {
   readonly kind: 'docker' | 'podman'
-  private engine: Promise<{ result: ProbeResult; docker?: Docker }> | undefined
+  private probed: Promise<{ result: ProbeResult; docker?: Docker }> | undefined
 
   constructor(private readonly options: DockerBackendOptions) {
     this.kind = options.kind
   }
 
   async probe(signal?: AbortSignal): Promise<ProbeResult> {
-    this.engine = probeEngine(this.options, signal)
-    return (await this.engine).result
+    this.probed = probeEngine(this.options, signal)
+    return (await this.probed).result
+  }
+
+  /** The endpoint of the engine that answered (probing first when needed). */
+  async engine(signal?: AbortSignal): Promise<string> {
+    await this.client(signal)
+    const endpoint = (await this.probed)?.result.details.endpoint
+    return typeof endpoint === 'string' ? endpoint : ''
   }
 
   /** The connected client; BACKEND_UNAVAILABLE with the probe's reason when there is none. */
   async client(signal?: AbortSignal): Promise<Docker> {
-    this.engine ??= probeEngine(this.options, signal)
-    const { result, docker } = await this.engine
+    this.probed ??= probeEngine(this.options, signal)
+    const { result, docker } = await this.probed
     if (docker !== undefined) return docker
-    this.engine = undefined
+    this.probed = undefined
     const name = this.kind === 'podman' ? 'Podman' : 'Docker'
     throw new SafeCoderError(
       'BACKEND_UNAVAILABLE',
