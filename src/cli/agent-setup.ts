@@ -8,7 +8,7 @@ import type { ChatModel } from '../agent/types.js'
 import { createBus, type Bus } from '../bus/bus.js'
 import type { EventMap } from '../bus/events.js'
 import type { Config } from '../config/index.js'
-import { selectBackend, type ProbeResult } from '../sandbox/index.js'
+import { selectBackend, selectSessionBackend, type ProbeResult } from '../sandbox/index.js'
 import type { SandboxBackend } from '../sandbox/types.js'
 import type { AgentSettings } from '../session/agent-session.js'
 import { SessionManager } from '../session/manager.js'
@@ -136,6 +136,15 @@ export async function openAgentContext(
     store: session.store,
     bus,
     backend,
+    sessionBackend: async (id, signal) => {
+      const record = await session.store.read(id)
+      const chosen = await selectSessionBackend(id, record, config, {
+        env: ctx.env,
+        ...(signal === undefined ? {} : { signal }),
+        requested: options.backend,
+      })
+      return chosen.backend
+    },
     tracking: session.tracking,
     projectTracking: session.projectTracking,
     model: makeModel,

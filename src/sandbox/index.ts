@@ -16,6 +16,7 @@ export {
 } from './disk/index.js'
 export type { WorkspaceDisk, WorkspaceDiskPlan } from './disk/index.js'
 export { DOCKER_DISK_KEY } from './docker/options.js'
+export { placedBackend, selectSessionBackend } from './session-backend.js'
 
 /** Auto-detection order (DESIGN.md §3): strongest isolation first, never the host. */
 export const DETECTION_ORDER: BackendKind[] = ['firecracker', 'qemu', 'docker', 'podman']

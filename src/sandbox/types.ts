@@ -232,4 +232,16 @@ export interface SandboxBackend {
    * mirror directly and this process can make one (Docker, as root); undefined otherwise.
    */
   workspaceDisk?(): Promise<{ sizeMib: number; key: string } | undefined>
+  /**
+   * Which engine this backend's sandboxes run on (`unix:///run/podman/podman.sock`), recorded
+   * with each session so it always runs there; absent for backends with no choice of engine.
+   */
+  engine?(signal?: AbortSignal): Promise<string | undefined>
+}
+
+/** Where a session runs, as recorded at its creation. */
+export interface Placement {
+  backend: BackendKind
+  /** The engine endpoint of a Docker-API backend; absent on microVMs and older sessions. */
+  engine?: string | undefined
 }

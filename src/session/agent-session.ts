@@ -109,7 +109,10 @@ export class AgentSession {
     signal?: AbortSignal,
   ): Promise<AgentSession> {
     const { store } = deps
-    const { record, lock } = await lockSession(store, id)
+    const { record, lock } = await lockSession(store, id, {
+      backend: deps.backend,
+      ...(signal === undefined ? {} : { signal }),
+    })
     try {
       await reclaimSession({
         store,

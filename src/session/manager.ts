@@ -15,7 +15,13 @@ export interface SessionManagerOptions {
   network?: NetworkPolicy
   store: SessionStore
   bus: Bus<EventMap>
+  /** Where new sessions run. */
   backend: SandboxBackend
+  /**
+   * Where an existing session runs: the backend and engine it recorded (`selectSessionBackend`).
+   * Without it, a session reopens on `backend`, which must be that one (`assertPlacement`).
+   */
+  sessionBackend?: (id: string, signal?: AbortSignal) => Promise<SandboxBackend>
   tracking: TrackingOptions
   /**
    * The tracking options of a new session's project (its own `[workspace] exclude`); it may
@@ -67,15 +73,22 @@ export class SessionManager {
       baseCommit: record.baseCommit ?? '',
       files: copied.files,
     })
-    return { session: await this.open(record.id, signal), copied }
+    return { session: await this.#open(record.id, backend, signal), copied }
   }
 
-  /** A saved session, with its conversation, ready for the next turn. */
+  /** A saved session, with its conversation, on its own backend, ready for the next turn. */
   async open(id: string, signal?: AbortSignal): Promise<AgentSession> {
     const existing = this.#sessions.get(id)
     if (existing !== undefined) return existing
-    const { model, ...deps } = this.options
-    const session = await AgentSession.open({ ...deps, model: model() }, id, signal)
+    const backend = (await this.options.sessionBackend?.(id, signal)) ?? this.options.backend
+    return this.#open(id, backend, signal)
+  }
+
+  async #open(id: string, backend: SandboxBackend, signal?: AbortSignal): Promise<AgentSession> {
+    const existing = this.#sessions.get(id)
+    if (existing !== undefined) return existing
+    const { model, sessionBackend: _, ...deps } = this.options
+    const session = await AgentSession.open({ ...deps, backend, model: model() }, id, signal)
     this.#sessions.set(id, session)
     return session
   }

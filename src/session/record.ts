@@ -13,6 +13,8 @@ export const sessionRecordSchema = z.object({
   id: z.string(),
   projectPath: z.string(),
   backend: z.enum(['docker', 'podman', 'qemu', 'firecracker']),
+  /** The engine endpoint a Docker-API session runs on (`unix:///run/podman/podman.sock`). */
+  engine: z.string().optional(),
   sandboxId: z.string().optional(),
   status: z.enum(sessionStatuses),
   createdAt: z.string(),

@@ -20,8 +20,11 @@ export class SessionStore {
     return sessionPaths(this.stateDir, id)
   }
 
-  /** A new session's folder and record; the caller fills the mirror and the audit repo. */
-  async create(projectPath: string, backend: BackendKind): Promise<SessionRecord> {
+  /**
+   * A new session's folder and record, with where it runs (its backend, and on Docker-API
+   * backends the engine); the caller fills the mirror and the audit repo.
+   */
+  async create(projectPath: string, backend: BackendKind, engine?: string): Promise<SessionRecord> {
     const id = createId('s')
     const paths = this.paths(id)
     await mkdir(paths.dir, { recursive: true, mode: 0o700 })
@@ -31,6 +34,7 @@ export class SessionStore {
       id,
       projectPath,
       backend,
+      ...(engine === undefined ? {} : { engine }),
       status: 'active',
       createdAt: now,
       updatedAt: now,

@@ -21,6 +21,7 @@ import {
 } from './left-sandboxes.js'
 import { acquireSessionLock, type SessionLock } from './lock.js'
 import { makeMirrorDisk, openMirror, projectTooLarge, removeSessionDir } from './mirror-disk.js'
+import { assertPlacement } from './placement.js'
 import type { SessionPaths } from './paths.js'
 import type { SessionRecord } from './record.js'
 import type { SessionStore } from './store.js'
@@ -66,7 +67,8 @@ export async function createWorkspaceSession(options: {
   signal?: AbortSignal
 }): Promise<{ record: SessionRecord; copied: CopyReport }> {
   const { store, projectDir, tracking, signal } = options
-  let record = await store.create(projectDir, options.backend.kind)
+  const engine = await options.backend.engine?.(signal)
+  let record = await store.create(projectDir, options.backend.kind, engine)
   const paths = store.paths(record.id)
   let copied: CopyReport
   try {
@@ -135,7 +137,10 @@ export async function execInSession(options: {
   network?: NetworkPolicy
 }): Promise<SessionExecResult> {
   const { store, id, signal, bus } = options
-  const { record, paths, lock } = await lockSession(store, id)
+  const { record, paths, lock } = await lockSession(store, id, {
+    backend: options.backend,
+    ...(signal === undefined ? {} : { signal }),
+  })
   try {
     // A sandbox a killed process left may still run; it goes (and what it did is recorded)
     // before this command's commit reads the mirror.
@@ -338,11 +343,12 @@ export async function discardSession(
 /**
  * A live session, locked for one command; the caller releases the lock. Its mirror is mounted
  * (when it lives on a disk) with room on the host for the disk to fill, unless `mirror: false`.
+ * With `backend`, also checks it is the one the session runs on (`assertPlacement`).
  */
 export async function lockSession(
   store: SessionStore,
   id: string,
-  options: { mirror?: boolean } = {},
+  options: { mirror?: boolean; backend?: SandboxBackend; signal?: AbortSignal } = {},
 ): Promise<{ record: SessionRecord; paths: SessionPaths; lock: SessionLock }> {
   const record = await store.read(id)
   if (record.status === 'discarded') {
@@ -350,6 +356,7 @@ export async function lockSession(
       hint: 'Start a new session.',
     })
   }
+  if (options.backend !== undefined) await assertPlacement(record, options.backend, options.signal)
   const paths = store.paths(id)
   const lock = await acquireSessionLock(paths.lockFile, id)
   if (options.mirror !== false) {
@@ -377,7 +384,10 @@ export async function resumeSession(options: {
   sandboxKind: string
 }> {
   const { store, id, backend, signal } = options
-  const { record, paths, lock } = await lockSession(store, id)
+  const { record, paths, lock } = await lockSession(store, id, {
+    backend,
+    ...(signal === undefined ? {} : { signal }),
+  })
   try {
     // Killed while copying in: no snapshot was taken, so there is nothing to go on from.
     if (record.baseCommit === undefined) throw incompleteSession(id)

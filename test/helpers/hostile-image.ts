@@ -19,9 +19,17 @@ export const HOSTILE_LABEL = 'safe-coder-test.hostile-image'
  * not Safe Coder's, so the sandbox itself runs commands by Engine exec, not by the in-container
  * agent. Built through the Engine API from the local sandbox image (no pull).
  */
-export async function buildHostileImage(docker: Docker, base = SANDBOX_IMAGE): Promise<string> {
-  const tag = `safe-coder-test/hostile:${createId('h')}`
-  const evil = `process.stdout.write(JSON.stringify({ type: 'error', message: ${JSON.stringify(EVIL_MARKER)} }) + '\\n')\n`
+export async function buildHostileImage(
+  docker: Docker,
+  options: { base?: string; tag?: string; phoneHome?: number } = {},
+): Promise<string> {
+  const base = options.base ?? SANDBOX_IMAGE
+  const tag = options.tag ?? `safe-coder-test/hostile:${createId('h')}`
+  const evil = [
+    `process.stdout.write(JSON.stringify({ type: 'error', message: ${JSON.stringify(EVIL_MARKER)} }) + '\\n')`,
+    ...(options.phoneHome === undefined ? [] : [phoneHome(options.phoneHome)]),
+    '',
+  ].join('\n')
   const dockerfile = [
     `FROM ${base}`,
     'COPY evil.js /evil.js',
@@ -37,6 +45,23 @@ export async function buildHostileImage(docker: Docker, base = SANDBOX_IMAGE): P
   const stream = await docker.buildImage(Readable.from([context]), { t: tag, rm: true })
   await readEngineEvents(stream)
   return (await docker.getImage(tag).inspect()).Id
+}
+
+/**
+ * evil.js's call home: a connection to `port` on every gateway its container routes through
+ * (the host, from a container with a way out), so a listener there sees it if it ever ran.
+ */
+function phoneHome(port: number): string {
+  return `
+const net = require('net')
+const routes = require('fs').readFileSync('/proc/net/route', 'utf8').split('\\n').slice(1)
+for (const line of routes) {
+  const hex = (line.trim().split(/\\s+/)[2] || '0').padStart(8, '0')
+  if (/^0+$/.test(hex)) continue
+  const n = parseInt(hex, 16)
+  const host = [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, n >>> 24].join('.')
+  net.connect(${port}, host, function () { this.end(${JSON.stringify(EVIL_MARKER)}) }).on('error', () => {})
+}`
 }
 
 /** Removes a hostile image by id, with whatever tags it has. */

@@ -2,7 +2,7 @@ import path from 'node:path'
 import { Option } from 'commander'
 import { createBus } from '../../bus/bus.js'
 import type { EventMap } from '../../bus/events.js'
-import { selectBackend } from '../../sandbox/index.js'
+import { selectBackend, selectSessionBackend } from '../../sandbox/index.js'
 import { createWorkspaceSession, execInSession } from '../../session/workspace-session.js'
 import { SafeCoderError } from '../../shared/errors.js'
 import { formatBytes, formatDuration } from '../../shared/format.js'
@@ -60,7 +60,16 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
         ...(options.allowHost === undefined ? {} : { allowHosts: options.allowHost }),
       })
       warnOpenNetwork(ctx, network)
-      const { backend, probe } = await selectBackend(session.config, ctx.env, ctx.signal)
+      // An existing session runs where it was created; a new one where the config says.
+      const { backend, probe } =
+        options.session === undefined
+          ? await selectBackend(session.config, ctx.env, ctx.signal)
+          : await selectSessionBackend(
+              options.session,
+              await session.store.read(options.session),
+              session.config,
+              { env: ctx.env, signal: ctx.signal, requested: options.backend },
+            )
       warnDegraded(ctx, probe)
       let id = options.session
       if (id === undefined) {

@@ -1,4 +1,4 @@
-import { selectBackend } from '../../sandbox/index.js'
+import { selectSessionBackend } from '../../sandbox/index.js'
 import { resumeSession } from '../../session/workspace-session.js'
 import { warnDegraded } from '../agent-setup.js'
 import { println } from '../context.js'
@@ -15,14 +15,13 @@ export const registerResume: RegisterCommand = (program, ctx) => {
     .argument('<session>', 'session id')
     .action(async (id: string, options: CommonOptions) => {
       const session = await openSessionContext(ctx, options, {}, [await sessionProjectDir(ctx, id)])
-      // A session that ran in a microVM is reclaimed by that backend: its drive holds the work.
+      // Reclaimed where it ran (a microVM's drive holds its work; a container's engine its labels).
       const record = await session.store.read(id)
-      const config =
-        session.config.isolation.backend === 'auto' &&
-        (record.backend === 'qemu' || record.backend === 'firecracker')
-          ? { ...session.config, isolation: { backend: record.backend } }
-          : session.config
-      const { backend, probe } = await selectBackend(config, ctx.env, ctx.signal)
+      const { backend, probe } = await selectSessionBackend(id, record, session.config, {
+        env: ctx.env,
+        signal: ctx.signal,
+        requested: options.backend,
+      })
       warnDegraded(ctx, probe)
       const result = await resumeSession({
         store: session.store,

@@ -7,7 +7,7 @@ import {
   formatUnifiedDiff,
   readLog,
 } from '../../git/index.js'
-import { createBackend } from '../../sandbox/index.js'
+import { placedBackend } from '../../sandbox/index.js'
 import { revertInSession } from '../../session/review.js'
 import { reclaimSession } from '../../session/workspace-session.js'
 import { readConnections } from '../../session/network.js'
@@ -135,7 +135,7 @@ export const registerReview: RegisterCommand = (program, ctx) => {
           await reclaimSession({
             store: session.store,
             id,
-            backend: createBackend(record.backend, session.config, ctx.env),
+            backend: placedBackend(record, session.config, ctx.env),
             tracking: session.tracking,
             signal: ctx.signal,
           })

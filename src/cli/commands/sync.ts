@@ -1,4 +1,4 @@
-import { createBackend } from '../../sandbox/index.js'
+import { placedBackend } from '../../sandbox/index.js'
 import { acquireSessionLock } from '../../session/lock.js'
 import { discardSession } from '../../session/workspace-session.js'
 import {
@@ -149,9 +149,7 @@ export const registerDiscard: RegisterCommand = (program, ctx) => {
           },
         )
       }
-      await discardSession(session.store, id, (kind) =>
-        createBackend(kind, session.config, ctx.env),
-      )
+      await discardSession(session.store, id, () => placedBackend(record, session.config, ctx.env))
       println(ctx.stdout, `discarded session ${id}`)
     })
 }

@@ -28,7 +28,7 @@ import { createBounded, rootLayerFor, type RootLayer } from './root-layer.js'
 /** Sandboxes as containers on a Docker-API engine (Docker, or Podman's compatible socket). */
 export class DockerBackend implements SandboxBackend {
   readonly kind: 'docker' | 'podman'
-  private engine: Promise<{ result: ProbeResult; docker?: Docker }> | undefined
+  private probed: Promise<{ result: ProbeResult; docker?: Docker }> | undefined
   #root: Promise<RootLayer> | undefined
 
   constructor(private readonly options: DockerBackendOptions) {
@@ -36,16 +36,23 @@ export class DockerBackend implements SandboxBackend {
   }
 
   async probe(signal?: AbortSignal): Promise<ProbeResult> {
-    this.engine = probeEngine(this.options, signal)
-    return (await this.engine).result
+    this.probed = probeEngine(this.options, signal)
+    return (await this.probed).result
+  }
+
+  /** The endpoint of the engine that answered (probing first when needed). */
+  async engine(signal?: AbortSignal): Promise<string> {
+    await this.client(signal)
+    const endpoint = (await this.probed)?.result.details.endpoint
+    return typeof endpoint === 'string' ? endpoint : ''
   }
 
   /** The connected client; BACKEND_UNAVAILABLE with the probe's reason when there is none. */
   async client(signal?: AbortSignal): Promise<Docker> {
-    this.engine ??= probeEngine(this.options, signal)
-    const { result, docker } = await this.engine
+    this.probed ??= probeEngine(this.options, signal)
+    const { result, docker } = await this.probed
     if (docker !== undefined) return docker
-    this.engine = undefined
+    this.probed = undefined
     const name = this.kind === 'podman' ? 'Podman' : 'Docker'
     throw new SafeCoderError(
       'BACKEND_UNAVAILABLE',
@@ -123,8 +130,8 @@ export class DockerBackend implements SandboxBackend {
   protected async storage(
     signal?: AbortSignal,
   ): Promise<{ driver: string | undefined; backingFs: string | undefined }> {
-    this.engine ??= probeEngine(this.options, signal)
-    const { details } = (await this.engine).result
+    this.probed ??= probeEngine(this.options, signal)
+    const { details } = (await this.probed).result
     return {
       driver: stringOr(details.storageDriver),
       backingFs: stringOr(details.backingFilesystem),
