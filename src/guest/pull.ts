@@ -1,16 +1,24 @@
 /**
  * `pull`: streams the named files, one at a time, each as a `{ more: true, file: header }`
- * message (path, mode, size, sha256) followed by `size` bytes of file frames. The host
+ * message (path, mode, size, sha256) followed by `size` bytes of file frames. With `stream: true`
+ * (the `stream-pull` feature) a file is never held whole: the header has no sha256, the bytes
+ * are read and sent in chunks, and `{ more: true, fileEnd: { sha256 } }` follows them — or
+ * `fileEnd: { changed: true }` after fewer bytes, when the file shrank meanwhile. The host
  * acknowledges each file once it consumed it; at most PULL_WINDOW_BYTES go unacknowledged.
  * Paths are resolved without following any symlink: a path whose parent is no longer a real
  * directory, or that is no longer a regular file, is reported missing.
  */
 
-import { lstatSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { closeSync, lstatSync, read } from 'node:fs'
+import { promisify } from 'node:util'
 import type { RequestContext } from './context.js'
+import { CHUNK_BYTES, openRegular } from './file-read.js'
 import { AgentError, splitRelative, type Root } from './paths.js'
 import { FrameKind, MAX_PULL_FILE_BYTES, type JsonObject } from './protocol.js'
 import { readRegularFile, sha256 } from './tree.js'
+
+const readAsync = promisify(read)
 
 const PULL_WINDOW_BYTES = 8 * 1024 * 1024
 const DATA_CHUNK = 256 * 1024
@@ -53,37 +61,102 @@ export async function pullOp(
         missing.push(rel)
         continue
       }
-      let file: ReturnType<typeof readRegularFile>
-      try {
-        file = readRegularFile(root, abs, max)
-      } catch {
-        missing.push(rel)
-        continue
-      }
-      if (file === undefined) {
-        tooLarge.push({ path: rel, size: lstatSync(abs, { throwIfNoEntry: false })?.size ?? 0 })
-        continue
-      }
       while (unackedBytes > PULL_WINDOW_BYTES && !aborted()) {
         await new Promise<void>((resolve) => (wake = resolve))
         wake = undefined
       }
-      const { data } = file
-      await ctx.sendJson({
-        more: true,
-        file: { path: rel, mode: file.mode, size: data.length, sha256: sha256(data) },
-      })
-      const chunk = Math.min(DATA_CHUNK, ctx.maxFrame)
-      for (let at = 0; at < data.length; at += chunk) {
-        await ctx.send(FrameKind.file, data.subarray(at, at + chunk))
+      let sent: number | 'missing' | 'too-large'
+      try {
+        sent =
+          request.stream === true
+            ? await streamFile(ctx, root, rel, abs, max)
+            : await sendWhole(ctx, root, rel, abs, max)
+      } catch (error) {
+        if (error instanceof AgentError) sent = 'missing'
+        else throw error
       }
-      unacked.push(data.length)
-      unackedBytes += data.length
+      if (sent === 'missing') missing.push(rel)
+      else if (sent === 'too-large') {
+        tooLarge.push({ path: rel, size: lstatSync(abs, { throwIfNoEntry: false })?.size ?? 0 })
+      } else {
+        unacked.push(sent)
+        unackedBytes += sent
+      }
     }
   } finally {
     ctx.signal.removeEventListener('abort', onAbort)
   }
   return { ok: true, missing, tooLarge }
+}
+
+/** The file read whole, with its sha256 in the header (hosts without `stream-pull`). */
+async function sendWhole(
+  ctx: RequestContext,
+  root: Root,
+  rel: string,
+  abs: string,
+  max: number,
+): Promise<number | 'missing' | 'too-large'> {
+  let file: ReturnType<typeof readRegularFile>
+  try {
+    file = readRegularFile(root, abs, max)
+  } catch {
+    return 'missing'
+  }
+  if (file === undefined) return 'too-large'
+  const { data } = file
+  await ctx.sendJson({
+    more: true,
+    file: { path: rel, mode: file.mode, size: data.length, sha256: sha256(data) },
+  })
+  const chunk = Math.min(DATA_CHUNK, ctx.maxFrame)
+  for (let at = 0; at < data.length; at += chunk) {
+    await ctx.send(FrameKind.file, data.subarray(at, at + chunk))
+  }
+  return data.length
+}
+
+/** The file in chunks as read, its sha256 after them (`stream: true`). */
+async function streamFile(
+  ctx: RequestContext,
+  root: Root,
+  rel: string,
+  abs: string,
+  max: number,
+): Promise<number | 'missing' | 'too-large'> {
+  let opened: ReturnType<typeof openRegular>
+  try {
+    opened = openRegular(root, abs)
+  } catch {
+    return 'missing'
+  }
+  const { fd, stat } = opened
+  try {
+    if (stat.size > max) return 'too-large'
+    await ctx.sendJson({
+      more: true,
+      file: { path: rel, mode: stat.mode & 0o7777, size: stat.size },
+    })
+    const hash = createHash('sha256')
+    const chunk = Math.min(DATA_CHUNK, ctx.maxFrame, CHUNK_BYTES)
+    let sent = 0
+    while (sent < stat.size) {
+      const buffer = Buffer.allocUnsafe(Math.min(chunk, stat.size - sent))
+      const { bytesRead } = await readAsync(fd, buffer, 0, buffer.length, sent)
+      if (bytesRead === 0) break
+      const data = buffer.subarray(0, bytesRead)
+      hash.update(data)
+      await ctx.send(FrameKind.file, data)
+      sent += bytesRead
+    }
+    await ctx.sendJson({
+      more: true,
+      fileEnd: sent === stat.size ? { sha256: hash.digest('hex') } : { changed: true },
+    })
+    return sent
+  } finally {
+    closeSync(fd)
+  }
 }
 
 /** The absolute path when every parent is a real directory and the last a regular file. */

@@ -7,18 +7,11 @@
 
 import { createHash } from 'node:crypto'
 import { isUtf8 } from 'node:buffer'
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  openSync,
-  readdirSync,
-  readlinkSync,
-  readSync,
-} from 'node:fs'
+import { closeSync, readdirSync, readlinkSync, readSync } from 'node:fs'
 import type { BigIntStats } from 'node:fs'
 import { lstatSync } from 'node:fs'
-import { AgentError, assertFdInside, type Root } from './paths.js'
+import { CHUNK_BYTES, hashRegularFile, openRegular } from './file-read.js'
+import { AgentError, type Root } from './paths.js'
 
 type Kind = 'file' | 'dir' | 'symlink' | 'other'
 
@@ -34,6 +27,8 @@ interface Entry {
 
 export type Change =
   | { path: string; kind: 'file'; mode: number; size: number; sha256: string }
+  /** Over the host's cap: its size and mode only (the host records a "too large" placeholder). */
+  | { path: string; kind: 'too-large'; mode: number; size: number }
   | { path: string; kind: 'symlink'; target: string }
   | { path: string; kind: 'dir'; mode: number }
   | { path: string; kind: 'deleted' }
@@ -161,32 +156,23 @@ function describe(error: unknown): string {
 
 /**
  * Reads a regular file without following a symlink at its place, at most `max` bytes (undefined
- * when it is larger). Throws AgentError MISSING/WRONG_KIND, or the errno.
+ * when it is larger), in chunks. Only for files the caller may hold whole (pulls without
+ * streaming, which hosts ask for with small caps). Throws AgentError MISSING/WRONG_KIND, or the
+ * errno.
  */
 export function readRegularFile(
   root: Root,
   abs: string,
   max: number,
 ): { data: Buffer; mode: number } | undefined {
-  let fd: number
+  const { fd, stat } = openRegular(root, abs)
   try {
-    fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
-  } catch (error) {
-    const code = (error as { code?: unknown }).code
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new AgentError('MISSING', 'gone')
-    if (code === 'ELOOP') throw new AgentError('WRONG_KIND', 'a symlink now')
-    throw error
-  }
-  try {
-    assertFdInside(root, fd)
-    const stat = fstatSync(fd)
-    if (!stat.isFile()) throw new AgentError('WRONG_KIND', 'not a regular file now')
     if (stat.size > max) return undefined
     // The size fstat saw; a file that grows meanwhile changes its mtime and is reported again.
     const data = Buffer.allocUnsafe(stat.size)
     let total = 0
     while (total < data.length) {
-      const n = readSync(fd, data, total, data.length - total, null)
+      const n = readSync(fd, data, total, Math.min(CHUNK_BYTES, data.length - total), null)
       if (n === 0) break
       total += n
     }
@@ -226,9 +212,13 @@ export class Tree {
 
   /**
    * What changed since the last mark (everything, before the first), then re-marks. Files
-   * larger than `maxFileBytes` are skipped (not hashed), as are special files.
+   * larger than `maxFileBytes` are not hashed: reported as `too-large` (their size and mode)
+   * when `reportTooLarge`, else skipped, as special files are.
    */
-  changes(maxFileBytes: number): Promise<{ changes: Change[]; skipped: Skipped[]; files: number }> {
+  changes(
+    maxFileBytes: number,
+    reportTooLarge = false,
+  ): Promise<{ changes: Change[]; skipped: Skipped[]; files: number }> {
     return this.serial(async () => {
       const old = this.manifest ?? new Map<string, Entry>()
       const next = new Map<string, Entry>()
@@ -241,7 +231,15 @@ export class Tree {
           const previous = old.get(rel)
           next.set(rel, entry)
           if (previous !== undefined && same(previous, entry)) return
-          const change = this.describeChange(rel, abs, entry, previous, maxFileBytes, skipped)
+          const change = this.describeChange(
+            rel,
+            abs,
+            entry,
+            previous,
+            maxFileBytes,
+            reportTooLarge,
+            skipped,
+          )
           if (change !== undefined) changes.push(change)
         },
         skip: (rel, reason) => skipped.push({ path: rel, reason }),
@@ -275,6 +273,7 @@ export class Tree {
     entry: Entry,
     previous: Entry | undefined,
     maxFileBytes: number,
+    reportTooLarge: boolean,
     skipped: Skipped[],
   ): Change | undefined {
     switch (entry.kind) {
@@ -296,13 +295,16 @@ export class Tree {
         return { path: rel, kind: 'symlink', target: target.toString('utf8') }
       }
       case 'file': {
-        if (entry.size > maxFileBytes) {
+        const tooLarge = (): Change | undefined => {
+          if (reportTooLarge)
+            return { path: rel, kind: 'too-large', mode: entry.mode, size: entry.size }
           skipped.push({ path: rel, reason: `larger than ${maxFileBytes} bytes` })
           return undefined
         }
-        let file: ReturnType<typeof readRegularFile>
+        if (entry.size > maxFileBytes) return tooLarge()
+        let file: ReturnType<typeof hashRegularFile>
         try {
-          file = readRegularFile(this.root, abs, maxFileBytes)
+          file = hashRegularFile(this.root, abs, maxFileBytes)
         } catch (error) {
           skipped.push({
             path: rel,
@@ -310,17 +312,8 @@ export class Tree {
           })
           return undefined
         }
-        if (file === undefined) {
-          skipped.push({ path: rel, reason: `larger than ${maxFileBytes} bytes` })
-          return undefined
-        }
-        return {
-          path: rel,
-          kind: 'file',
-          mode: file.mode,
-          size: file.data.length,
-          sha256: sha256(file.data),
-        }
+        if (file === undefined) return tooLarge()
+        return { path: rel, kind: 'file', mode: file.mode, size: file.size, sha256: file.sha256 }
       }
       case 'other':
         if (previous?.kind === 'other') return undefined

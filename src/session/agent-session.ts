@@ -321,6 +321,7 @@ export class AgentSession {
         sessionId: this.id,
         mirrorDir: paths.work,
         projectPath: this.record.projectPath,
+        maxFileBytes: this.deps.tracking.maxFileBytes,
         ...(network === undefined ? {} : { network }),
         onProgress: (step, detail) => {
           this.#status('starting', detail === undefined ? step : `${step}: ${detail}`)

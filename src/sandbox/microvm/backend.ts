@@ -13,6 +13,7 @@ import type {
   SandboxInfo,
   SandboxSpec,
 } from '../types.js'
+import { DEFAULT_MAX_FILE_BYTES } from '../types.js'
 import { checkAccel, type AccelChoice, type AccelProbe } from './accel.js'
 import { MicrovmSandbox } from './microvm-sandbox.js'
 import { applyRecoveredTree } from './recover.js'
@@ -140,6 +141,7 @@ export class MicrovmBackend implements SandboxBackend {
         user,
         env: { HOME: '/tmp', ...spec.env },
         memoryLimitBytes: this.options.memMib * 1024 * 1024,
+        maxFileBytes: spec.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
         release: async ({ recover }) => this.#release(runDir, spec.mirrorDir, recover),
       })
     } catch (error) {

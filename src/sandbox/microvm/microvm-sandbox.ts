@@ -19,8 +19,6 @@ import type { VmHandle } from './types.js'
 
 const STATS_INTERVAL_MS = 1000
 const SHUTDOWN_TIMEOUT_MS = 10_000
-/** A file the guest made larger than this fails the pull (held in memory while written). */
-const MAX_PULL_BYTES = 512 * 1024 * 1024
 
 export interface MicrovmSandboxOptions {
   kind: BackendKind
@@ -30,6 +28,11 @@ export interface MicrovmSandboxOptions {
   user: { uid: number; gid: number }
   env: Record<string, string>
   memoryLimitBytes: number
+  /**
+   * `[workspace] max_file_mb` in bytes: files up to it are pulled (streamed, any size), larger
+   * ones get a sparse stand-in, so the history holds what a container's would.
+   */
+  maxFileBytes: number
   /** After the VM is gone: recover the workspace from its drive into the mirror, free its files. */
   release: (options: { recover: boolean }) => Promise<string[]>
 }
@@ -117,10 +120,11 @@ export class MicrovmSandbox implements Sandbox {
     const run = async (): Promise<string[]> => {
       await this.#pulling?.catch(() => undefined)
       this.#assertLive()
-      const set = await this.#call(() => this.options.agent.changes())
+      const maxFileBytes = this.options.maxFileBytes
+      const set = await this.#call(() => this.options.agent.changes({ maxFileBytes }))
       for (const s of set.skipped) this.#skipped.set(s.path, s.reason)
-      const { changed } = await applyToMirror(this.options.mirrorDir, set, (paths, onFile) =>
-        this.options.agent.pull(paths, onFile, { maxFileBytes: MAX_PULL_BYTES }),
+      const { changed } = await applyToMirror(this.options.mirrorDir, set, (paths, receive) =>
+        this.options.agent.pull(paths, receive, { maxFileBytes }),
       )
       return changed
     }

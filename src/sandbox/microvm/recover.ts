@@ -1,4 +1,5 @@
-import { lstat, readFile, readdir, readlink } from 'node:fs/promises'
+import { createReadStream } from 'node:fs'
+import { lstat, open, readdir, readlink } from 'node:fs/promises'
 import path from 'node:path'
 import type { ChangeSet, WorkspaceChange } from '../agent-channel/types.js'
 import { applyToMirror, type MirrorApplyResult } from './mirror-apply.js'
@@ -12,7 +13,7 @@ export async function applyRecoveredTree(
   mirrorDir: string,
 ): Promise<MirrorApplyResult> {
   const set = await diffTrees(recoveredDir, mirrorDir)
-  return applyToMirror(mirrorDir, set, async (paths, onFile) => {
+  return applyToMirror(mirrorDir, set, async (paths, receive) => {
     const missing: string[] = []
     let pulled = 0
     for (const rel of paths) {
@@ -22,7 +23,17 @@ export async function applyRecoveredTree(
         missing.push(rel)
         continue
       }
-      await onFile({ path: rel, mode: info.mode & 0o777, data: await readFile(source) })
+      const receiver = await receive({ path: rel, mode: info.mode & 0o777, size: info.size })
+      try {
+        // In chunks: a recovered file may be larger than memory allows (or 2 GiB and more).
+        for await (const chunk of createReadStream(source, { highWaterMark: 1024 * 1024 })) {
+          await receiver.write(chunk as Buffer)
+        }
+      } catch (error) {
+        await receiver.discard()
+        throw error
+      }
+      await receiver.commit()
       pulled++
     }
     return { pulled, missing }
@@ -62,7 +73,7 @@ export async function diffTrees(from: string, to: string): Promise<ChangeSet> {
           mine?.isFile() === true &&
           mine.size === info.size &&
           (mine.mode & 0o777) === (info.mode & 0o777) &&
-          (await readFile(path.join(to, ...child.split('/')))).equals(await readFile(source))
+          (await sameContent(path.join(to, ...child.split('/')), source))
         if (!same)
           changes.push({
             path: child,
@@ -88,4 +99,25 @@ export async function diffTrees(from: string, to: string): Promise<ChangeSet> {
   }
   await gone('')
   return { changes, skipped }
+}
+
+/** Whether two files hold the same bytes, compared 1 MiB at a time (they may be huge). */
+async function sameContent(a: string, b: string): Promise<boolean> {
+  const [left, right] = await Promise.all([open(a, 'r'), open(b, 'r')])
+  try {
+    const size = 1024 * 1024
+    const one = Buffer.allocUnsafe(size)
+    const two = Buffer.allocUnsafe(size)
+    for (let offset = 0; ; offset += size) {
+      const [x, y] = await Promise.all([
+        left.read(one, 0, size, offset),
+        right.read(two, 0, size, offset),
+      ])
+      if (x.bytesRead !== y.bytesRead) return false
+      if (x.bytesRead === 0) return true
+      if (!one.subarray(0, x.bytesRead).equals(two.subarray(0, y.bytesRead))) return false
+    }
+  } finally {
+    await Promise.all([left.close(), right.close()])
+  }
 }

@@ -4,11 +4,12 @@ import { describe, expect, it } from 'vitest'
 import type { ChangeSet } from '../../../src/sandbox/agent-channel/types.js'
 import { applyToMirror, type PullFiles } from '../../../src/sandbox/microvm/mirror-apply.js'
 import { applyRecoveredTree, diffTrees } from '../../../src/sandbox/microvm/recover.js'
+import { deliver } from '../../helpers/pull-receiver.js'
 import { tempDir } from '../../helpers/sandbox.js'
 
 /** A pull that serves content from a map, as the guest agent would. */
 function serve(files: Record<string, string>, mode = 0o644): PullFiles {
-  return async (paths, onFile) => {
+  return async (paths, receive) => {
     const missing: string[] = []
     let pulled = 0
     for (const p of paths) {
@@ -17,7 +18,8 @@ function serve(files: Record<string, string>, mode = 0o644): PullFiles {
         missing.push(p)
         continue
       }
-      await onFile({ path: p, mode, data: Buffer.from(content) })
+      const data = Buffer.from(content)
+      await deliver(await receive({ path: p, mode, size: data.length }), data)
       pulled++
     }
     return { pulled, missing }
@@ -126,6 +128,43 @@ describe('applyToMirror', () => {
     const result = await applyToMirror(mirror, { changes: [file('flaky')], skipped: [] }, serve({}))
     expect(result.changed).toEqual(['flaky'])
     await expect(lstat(path.join(mirror, 'flaky'))).rejects.toThrow(/ENOENT/)
+  })
+})
+
+describe('applyToMirror with large files', () => {
+  it('stands in for a file over the cap with a sparse file of its size and mode', async () => {
+    const mirror = await tempDir()
+    const size = 5 * 1024 ** 3
+    const result = await applyToMirror(
+      mirror,
+      { changes: [{ path: 'out/huge.img', kind: 'too-large', mode: 0o640, size }], skipped: [] },
+      serve({}),
+    )
+    expect(result).toEqual({ changed: ['out/huge.img'], refused: [] })
+    const stats = await lstat(path.join(mirror, 'out/huge.img'))
+    expect(stats.size).toBe(size)
+    expect(stats.mode & 0o777).toBe(0o640)
+    expect(stats.blocks).toBe(0)
+  })
+
+  it('writes pulled files in chunks, leaving blocks of zeros as holes', async () => {
+    const mirror = await tempDir()
+    const data = Buffer.alloc(8 * 1024 * 1024)
+    data.write('head', 0)
+    data.write('tail', data.length - 4)
+    const pull: PullFiles = async (paths, receive) => {
+      await deliver(await receive({ path: 'disk.img', mode: 0o600, size: data.length }), data)
+      return { pulled: paths.length, missing: [] }
+    }
+    const result = await applyToMirror(
+      mirror,
+      { changes: [file('disk.img', data.length)], skipped: [] },
+      pull,
+    )
+    expect(result.changed).toEqual(['disk.img'])
+    const written = await readFile(path.join(mirror, 'disk.img'))
+    expect(written.equals(data)).toBe(true)
+    expect((await lstat(path.join(mirror, 'disk.img'))).blocks * 512).toBeLessThan(64 * 1024)
   })
 })
 
