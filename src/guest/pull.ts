@@ -16,7 +16,6 @@ import type { RequestContext } from './context.js'
 import { CHUNK_BYTES, openRegular } from './file-read.js'
 import { AgentError, splitRelative, type Root } from './paths.js'
 import { FrameKind, MAX_PULL_FILE_BYTES, type JsonObject } from './protocol.js'
-import { readRegularFile, sha256 } from './tree.js'
 
 const readAsync = promisify(read)
 
@@ -67,10 +66,7 @@ export async function pullOp(
       }
       let sent: number | 'missing' | 'too-large'
       try {
-        sent =
-          request.stream === true
-            ? await streamFile(ctx, root, rel, abs, max)
-            : await sendWhole(ctx, root, rel, abs, max)
+        sent = await sendFile(ctx, root, { rel, abs }, max, request.stream === true)
       } catch (error) {
         if (error instanceof AgentError) sent = 'missing'
         else throw error
@@ -89,65 +85,47 @@ export async function pullOp(
   return { ok: true, missing, tooLarge }
 }
 
-/** The file read whole, with its sha256 in the header (hosts without `stream-pull`). */
-async function sendWhole(
+/**
+ * Sends one file: in chunks with its sha256 after them (`stream`), or — for hosts without
+ * `stream-pull`, whose caps are small — read whole first, with its sha256 in the header.
+ * Returns the bytes sent.
+ */
+async function sendFile(
   ctx: RequestContext,
   root: Root,
-  rel: string,
-  abs: string,
+  paths: { rel: string; abs: string },
   max: number,
-): Promise<number | 'missing' | 'too-large'> {
-  let file: ReturnType<typeof readRegularFile>
-  try {
-    file = readRegularFile(root, abs, max)
-  } catch {
-    return 'missing'
-  }
-  if (file === undefined) return 'too-large'
-  const { data } = file
-  await ctx.sendJson({
-    more: true,
-    file: { path: rel, mode: file.mode, size: data.length, sha256: sha256(data) },
-  })
-  const chunk = Math.min(DATA_CHUNK, ctx.maxFrame)
-  for (let at = 0; at < data.length; at += chunk) {
-    await ctx.send(FrameKind.file, data.subarray(at, at + chunk))
-  }
-  return data.length
-}
-
-/** The file in chunks as read, its sha256 after them (`stream: true`). */
-async function streamFile(
-  ctx: RequestContext,
-  root: Root,
-  rel: string,
-  abs: string,
-  max: number,
+  stream: boolean,
 ): Promise<number | 'missing' | 'too-large'> {
   let opened: ReturnType<typeof openRegular>
   try {
-    opened = openRegular(root, abs)
+    opened = openRegular(root, paths.abs)
   } catch {
     return 'missing'
   }
   const { fd, stat } = opened
   try {
     if (stat.size > max) return 'too-large'
-    await ctx.sendJson({
-      more: true,
-      file: { path: rel, mode: stat.mode & 0o7777, size: stat.size },
-    })
-    const hash = createHash('sha256')
+    const mode = stat.mode & 0o7777
     const chunk = Math.min(DATA_CHUNK, ctx.maxFrame, CHUNK_BYTES)
+    if (!stream) {
+      const data = await readAt(fd, 0, stat.size)
+      const sha256 = createHash('sha256').update(data).digest('hex')
+      await ctx.sendJson({ more: true, file: { path: paths.rel, mode, size: data.length, sha256 } })
+      for (let at = 0; at < data.length; at += chunk) {
+        await ctx.send(FrameKind.file, data.subarray(at, at + chunk))
+      }
+      return data.length
+    }
+    await ctx.sendJson({ more: true, file: { path: paths.rel, mode, size: stat.size } })
+    const hash = createHash('sha256')
     let sent = 0
     while (sent < stat.size) {
-      const buffer = Buffer.allocUnsafe(Math.min(chunk, stat.size - sent))
-      const { bytesRead } = await readAsync(fd, buffer, 0, buffer.length, sent)
-      if (bytesRead === 0) break
-      const data = buffer.subarray(0, bytesRead)
+      const data = await readAt(fd, sent, Math.min(chunk, stat.size - sent))
+      if (data.length === 0) break
       hash.update(data)
       await ctx.send(FrameKind.file, data)
-      sent += bytesRead
+      sent += data.length
     }
     await ctx.sendJson({
       more: true,
@@ -157,6 +135,19 @@ async function streamFile(
   } finally {
     closeSync(fd)
   }
+}
+
+/** Up to `length` bytes from `position`, read 1 MiB at a time (fewer at the end of the file). */
+async function readAt(fd: number, position: number, length: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(length)
+  let filled = 0
+  while (filled < length) {
+    const want = Math.min(CHUNK_BYTES, length - filled)
+    const { bytesRead } = await readAsync(fd, buffer, filled, want, position + filled)
+    if (bytesRead === 0) break
+    filled += bytesRead
+  }
+  return buffer.subarray(0, filled)
 }
 
 /** The absolute path when every parent is a real directory and the last a regular file. */

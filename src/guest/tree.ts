@@ -5,12 +5,11 @@
  * reported as skipped, escaped, and not descended into.
  */
 
-import { createHash } from 'node:crypto'
 import { isUtf8 } from 'node:buffer'
-import { closeSync, readdirSync, readlinkSync, readSync } from 'node:fs'
+import { readdirSync, readlinkSync } from 'node:fs'
 import type { BigIntStats } from 'node:fs'
 import { lstatSync } from 'node:fs'
-import { CHUNK_BYTES, hashRegularFile, openRegular } from './file-read.js'
+import { hashRegularFile } from './file-read.js'
 import { AgentError, type Root } from './paths.js'
 
 type Kind = 'file' | 'dir' | 'symlink' | 'other'
@@ -152,41 +151,6 @@ async function walk(root: Root, visitor: WalkVisitor): Promise<void> {
 function describe(error: unknown): string {
   const code = (error as { code?: unknown }).code
   return typeof code === 'string' ? `unreadable (${code})` : 'unreadable'
-}
-
-/**
- * Reads a regular file without following a symlink at its place, at most `max` bytes (undefined
- * when it is larger), in chunks. Only for files the caller may hold whole (pulls without
- * streaming, which hosts ask for with small caps). Throws AgentError MISSING/WRONG_KIND, or the
- * errno.
- */
-export function readRegularFile(
-  root: Root,
-  abs: string,
-  max: number,
-): { data: Buffer; mode: number } | undefined {
-  const { fd, stat } = openRegular(root, abs)
-  try {
-    if (stat.size > max) return undefined
-    // The size fstat saw; a file that grows meanwhile changes its mtime and is reported again.
-    const data = Buffer.allocUnsafe(stat.size)
-    let total = 0
-    while (total < data.length) {
-      const n = readSync(fd, data, total, Math.min(CHUNK_BYTES, data.length - total), null)
-      if (n === 0) break
-      total += n
-    }
-    return {
-      data: total === data.length ? data : data.subarray(0, total),
-      mode: stat.mode & 0o7777,
-    }
-  } finally {
-    closeSync(fd)
-  }
-}
-
-export function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex')
 }
 
 /** The manifest of the root, and the comparisons against it. One walk at a time. */
