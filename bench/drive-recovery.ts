@@ -7,6 +7,7 @@ import { openDriveTree } from '../src/sandbox/microvm/ext4/index.js'
 import { createWorkspaceDrive } from '../src/sandbox/microvm/image/index.js'
 import { findTool } from '../src/sandbox/microvm/image/tools.js'
 import { recoverWorkspaceDrive } from '../src/sandbox/microvm/recover.js'
+import { DEFAULT_MAX_FILE_BYTES } from '../src/sandbox/types.js'
 import { formatResults, median, result, seeded, time, type BenchResult } from './lib.js'
 
 /**
@@ -47,8 +48,8 @@ export async function benchDriveRecovery(options: {
       reader.push(await time(() => readEverything(drive)))
       const mirror = path.join(work, `mirror-${run}`)
       await mkdir(mirror)
-      intoEmpty.push(await time(() => recoverWorkspaceDrive(drive, mirror)))
-      intoSame.push(await time(() => recoverWorkspaceDrive(drive, mirror)))
+      intoEmpty.push(await time(() => recoverWorkspaceDrive(drive, mirror, DEFAULT_MAX_FILE_BYTES)))
+      intoSame.push(await time(() => recoverWorkspaceDrive(drive, mirror, DEFAULT_MAX_FILE_BYTES)))
       await rm(mirror, { recursive: true, force: true })
     }
     const anchor = `debugfs rdump (${options.files} files)`

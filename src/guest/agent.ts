@@ -276,7 +276,7 @@ export class Connection {
           typeof message.maxFileBytes === 'number' && Number.isSafeInteger(message.maxFileBytes)
             ? message.maxFileBytes
             : MAX_PULL_FILE_BYTES
-        const result = await tree.changes(max)
+        const result = await tree.changes(max, message.reportTooLarge === true)
         const chunker = new JsonChunker(ctx, 'changes', 'skipped')
         for (const change of result.changes) await chunker.add(change, 'changes')
         for (const skipped of result.skipped) await chunker.add(skipped, 'skipped')

@@ -317,8 +317,10 @@ export interface HelloMessage {
 /**
  * What this agent can do beyond protocol 1 as first shipped; a host asks only for what the hello
  * lists, so either side may be older. `stdin-acks`: exec acknowledges stdin as it is consumed.
+ * `stream-pull`: `changes` can report files over the cap as `too-large` (size and mode), and
+ * `pull` can stream a file in chunks with its sha256 after the bytes.
  */
-export const AGENT_FEATURES = ['stdin-acks']
+export const AGENT_FEATURES = ['stdin-acks', 'stream-pull']
 
 /** Requests (host → agent). Each opens a request id; the agent answers it exactly once. */
 export type Request =
@@ -341,8 +343,8 @@ export type Request =
   | { op: 'stat'; path: string }
   | { op: 'list'; path: string }
   | { op: 'mark' }
-  | { op: 'changes'; maxFileBytes?: number }
-  | { op: 'pull'; paths: string[]; maxFileBytes: number }
+  | { op: 'changes'; maxFileBytes?: number; reportTooLarge?: boolean }
+  | { op: 'pull'; paths: string[]; maxFileBytes: number; stream?: boolean }
   | { op: 'stats' }
   | { op: 'shutdown' }
 

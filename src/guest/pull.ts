@@ -1,16 +1,23 @@
 /**
  * `pull`: streams the named files, one at a time, each as a `{ more: true, file: header }`
- * message (path, mode, size, sha256) followed by `size` bytes of file frames. The host
+ * message (path, mode, size, sha256) followed by `size` bytes of file frames. With `stream: true`
+ * (the `stream-pull` feature) a file is never held whole: the header has no sha256, the bytes
+ * are read and sent in chunks, and `{ more: true, fileEnd: { sha256 } }` follows them — or
+ * `fileEnd: { changed: true }` after fewer bytes, when the file shrank meanwhile. The host
  * acknowledges each file once it consumed it; at most PULL_WINDOW_BYTES go unacknowledged.
  * Paths are resolved without following any symlink: a path whose parent is no longer a real
  * directory, or that is no longer a regular file, is reported missing.
  */
 
-import { lstatSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { closeSync, lstatSync, read } from 'node:fs'
+import { promisify } from 'node:util'
 import type { RequestContext } from './context.js'
+import { CHUNK_BYTES, openRegular } from './file-read.js'
 import { AgentError, splitRelative, type Root } from './paths.js'
 import { FrameKind, MAX_PULL_FILE_BYTES, type JsonObject } from './protocol.js'
-import { readRegularFile, sha256 } from './tree.js'
+
+const readAsync = promisify(read)
 
 const PULL_WINDOW_BYTES = 8 * 1024 * 1024
 const DATA_CHUNK = 256 * 1024
@@ -53,37 +60,94 @@ export async function pullOp(
         missing.push(rel)
         continue
       }
-      let file: ReturnType<typeof readRegularFile>
-      try {
-        file = readRegularFile(root, abs, max)
-      } catch {
-        missing.push(rel)
-        continue
-      }
-      if (file === undefined) {
-        tooLarge.push({ path: rel, size: lstatSync(abs, { throwIfNoEntry: false })?.size ?? 0 })
-        continue
-      }
       while (unackedBytes > PULL_WINDOW_BYTES && !aborted()) {
         await new Promise<void>((resolve) => (wake = resolve))
         wake = undefined
       }
-      const { data } = file
-      await ctx.sendJson({
-        more: true,
-        file: { path: rel, mode: file.mode, size: data.length, sha256: sha256(data) },
-      })
-      const chunk = Math.min(DATA_CHUNK, ctx.maxFrame)
-      for (let at = 0; at < data.length; at += chunk) {
-        await ctx.send(FrameKind.file, data.subarray(at, at + chunk))
+      let sent: number | 'missing' | 'too-large'
+      try {
+        sent = await sendFile(ctx, root, { rel, abs }, max, request.stream === true)
+      } catch (error) {
+        if (error instanceof AgentError) sent = 'missing'
+        else throw error
       }
-      unacked.push(data.length)
-      unackedBytes += data.length
+      if (sent === 'missing') missing.push(rel)
+      else if (sent === 'too-large') {
+        tooLarge.push({ path: rel, size: lstatSync(abs, { throwIfNoEntry: false })?.size ?? 0 })
+      } else {
+        unacked.push(sent)
+        unackedBytes += sent
+      }
     }
   } finally {
     ctx.signal.removeEventListener('abort', onAbort)
   }
   return { ok: true, missing, tooLarge }
+}
+
+/**
+ * Sends one file: in chunks with its sha256 after them (`stream`), or — for hosts without
+ * `stream-pull`, whose caps are small — read whole first, with its sha256 in the header.
+ * Returns the bytes sent.
+ */
+async function sendFile(
+  ctx: RequestContext,
+  root: Root,
+  paths: { rel: string; abs: string },
+  max: number,
+  stream: boolean,
+): Promise<number | 'missing' | 'too-large'> {
+  let opened: ReturnType<typeof openRegular>
+  try {
+    opened = openRegular(root, paths.abs)
+  } catch {
+    return 'missing'
+  }
+  const { fd, stat } = opened
+  try {
+    if (stat.size > max) return 'too-large'
+    const mode = stat.mode & 0o7777
+    const chunk = Math.min(DATA_CHUNK, ctx.maxFrame, CHUNK_BYTES)
+    if (!stream) {
+      const data = await readAt(fd, 0, stat.size)
+      const sha256 = createHash('sha256').update(data).digest('hex')
+      await ctx.sendJson({ more: true, file: { path: paths.rel, mode, size: data.length, sha256 } })
+      for (let at = 0; at < data.length; at += chunk) {
+        await ctx.send(FrameKind.file, data.subarray(at, at + chunk))
+      }
+      return data.length
+    }
+    await ctx.sendJson({ more: true, file: { path: paths.rel, mode, size: stat.size } })
+    const hash = createHash('sha256')
+    let sent = 0
+    while (sent < stat.size) {
+      const data = await readAt(fd, sent, Math.min(chunk, stat.size - sent))
+      if (data.length === 0) break
+      hash.update(data)
+      await ctx.send(FrameKind.file, data)
+      sent += data.length
+    }
+    await ctx.sendJson({
+      more: true,
+      fileEnd: sent === stat.size ? { sha256: hash.digest('hex') } : { changed: true },
+    })
+    return sent
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Up to `length` bytes from `position`, read 1 MiB at a time (fewer at the end of the file). */
+async function readAt(fd: number, position: number, length: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(length)
+  let filled = 0
+  while (filled < length) {
+    const want = Math.min(CHUNK_BYTES, length - filled)
+    const { bytesRead } = await readAsync(fd, buffer, filled, want, position + filled)
+    if (bytesRead === 0) break
+    filled += bytesRead
+  }
+  return buffer.subarray(0, filled)
 }
 
 /** The absolute path when every parent is a real directory and the last a regular file. */

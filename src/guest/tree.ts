@@ -5,20 +5,12 @@
  * reported as skipped, escaped, and not descended into.
  */
 
-import { createHash } from 'node:crypto'
 import { isUtf8 } from 'node:buffer'
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  openSync,
-  readdirSync,
-  readlinkSync,
-  readSync,
-} from 'node:fs'
+import { readdirSync, readlinkSync } from 'node:fs'
 import type { BigIntStats } from 'node:fs'
 import { lstatSync } from 'node:fs'
-import { AgentError, assertFdInside, type Root } from './paths.js'
+import { hashRegularFile } from './file-read.js'
+import { AgentError, type Root } from './paths.js'
 
 type Kind = 'file' | 'dir' | 'symlink' | 'other'
 
@@ -34,6 +26,8 @@ interface Entry {
 
 export type Change =
   | { path: string; kind: 'file'; mode: number; size: number; sha256: string }
+  /** Over the host's cap: its size and mode only (the host records a "too large" placeholder). */
+  | { path: string; kind: 'too-large'; mode: number; size: number }
   | { path: string; kind: 'symlink'; target: string }
   | { path: string; kind: 'dir'; mode: number }
   | { path: string; kind: 'deleted' }
@@ -159,50 +153,6 @@ function describe(error: unknown): string {
   return typeof code === 'string' ? `unreadable (${code})` : 'unreadable'
 }
 
-/**
- * Reads a regular file without following a symlink at its place, at most `max` bytes (undefined
- * when it is larger). Throws AgentError MISSING/WRONG_KIND, or the errno.
- */
-export function readRegularFile(
-  root: Root,
-  abs: string,
-  max: number,
-): { data: Buffer; mode: number } | undefined {
-  let fd: number
-  try {
-    fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
-  } catch (error) {
-    const code = (error as { code?: unknown }).code
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new AgentError('MISSING', 'gone')
-    if (code === 'ELOOP') throw new AgentError('WRONG_KIND', 'a symlink now')
-    throw error
-  }
-  try {
-    assertFdInside(root, fd)
-    const stat = fstatSync(fd)
-    if (!stat.isFile()) throw new AgentError('WRONG_KIND', 'not a regular file now')
-    if (stat.size > max) return undefined
-    // The size fstat saw; a file that grows meanwhile changes its mtime and is reported again.
-    const data = Buffer.allocUnsafe(stat.size)
-    let total = 0
-    while (total < data.length) {
-      const n = readSync(fd, data, total, data.length - total, null)
-      if (n === 0) break
-      total += n
-    }
-    return {
-      data: total === data.length ? data : data.subarray(0, total),
-      mode: stat.mode & 0o7777,
-    }
-  } finally {
-    closeSync(fd)
-  }
-}
-
-export function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex')
-}
-
 /** The manifest of the root, and the comparisons against it. One walk at a time. */
 export class Tree {
   private manifest: Map<string, Entry> | undefined
@@ -226,9 +176,13 @@ export class Tree {
 
   /**
    * What changed since the last mark (everything, before the first), then re-marks. Files
-   * larger than `maxFileBytes` are skipped (not hashed), as are special files.
+   * larger than `maxFileBytes` are not hashed: reported as `too-large` (their size and mode)
+   * when `reportTooLarge`, else skipped, as special files are.
    */
-  changes(maxFileBytes: number): Promise<{ changes: Change[]; skipped: Skipped[]; files: number }> {
+  changes(
+    maxFileBytes: number,
+    reportTooLarge = false,
+  ): Promise<{ changes: Change[]; skipped: Skipped[]; files: number }> {
     return this.serial(async () => {
       const old = this.manifest ?? new Map<string, Entry>()
       const next = new Map<string, Entry>()
@@ -241,7 +195,15 @@ export class Tree {
           const previous = old.get(rel)
           next.set(rel, entry)
           if (previous !== undefined && same(previous, entry)) return
-          const change = this.describeChange(rel, abs, entry, previous, maxFileBytes, skipped)
+          const change = this.describeChange(
+            rel,
+            abs,
+            entry,
+            previous,
+            maxFileBytes,
+            reportTooLarge,
+            skipped,
+          )
           if (change !== undefined) changes.push(change)
         },
         skip: (rel, reason) => skipped.push({ path: rel, reason }),
@@ -275,6 +237,7 @@ export class Tree {
     entry: Entry,
     previous: Entry | undefined,
     maxFileBytes: number,
+    reportTooLarge: boolean,
     skipped: Skipped[],
   ): Change | undefined {
     switch (entry.kind) {
@@ -296,13 +259,16 @@ export class Tree {
         return { path: rel, kind: 'symlink', target: target.toString('utf8') }
       }
       case 'file': {
-        if (entry.size > maxFileBytes) {
+        const tooLarge = (): Change | undefined => {
+          if (reportTooLarge)
+            return { path: rel, kind: 'too-large', mode: entry.mode, size: entry.size }
           skipped.push({ path: rel, reason: `larger than ${maxFileBytes} bytes` })
           return undefined
         }
-        let file: ReturnType<typeof readRegularFile>
+        if (entry.size > maxFileBytes) return tooLarge()
+        let file: ReturnType<typeof hashRegularFile>
         try {
-          file = readRegularFile(this.root, abs, maxFileBytes)
+          file = hashRegularFile(this.root, abs, maxFileBytes)
         } catch (error) {
           skipped.push({
             path: rel,
@@ -310,17 +276,8 @@ export class Tree {
           })
           return undefined
         }
-        if (file === undefined) {
-          skipped.push({ path: rel, reason: `larger than ${maxFileBytes} bytes` })
-          return undefined
-        }
-        return {
-          path: rel,
-          kind: 'file',
-          mode: file.mode,
-          size: file.data.length,
-          sha256: sha256(file.data),
-        }
+        if (file === undefined) return tooLarge()
+        return { path: rel, kind: 'file', mode: file.mode, size: file.size, sha256: file.sha256 }
       }
       case 'other':
         if (previous?.kind === 'other') return undefined

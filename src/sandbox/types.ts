@@ -42,7 +42,16 @@ export interface SandboxSpec {
   onProgress?: (step: string, detail?: string) => void
   /** Egress. Absent or mode `none`: no network at all (the default). */
   network?: SandboxNetwork
+  /**
+   * `[workspace] max_file_mb` in bytes (default 100 MiB): a backend that copies files out of the
+   * sandbox (a microVM) copies files up to this size and stands in for larger ones, so the
+   * history records the same files on every backend.
+   */
+  maxFileBytes?: number
 }
+
+/** The default of {@link SandboxSpec.maxFileBytes}, `[workspace] max_file_mb`'s. */
+export const DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024
 
 export interface SandboxNetwork {
   policy: NetworkPolicy

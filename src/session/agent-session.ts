@@ -335,6 +335,7 @@ export class AgentSession {
           sessionId: this.id,
           mirrorDir: paths.work,
           projectPath: this.record.projectPath,
+          maxFileBytes: this.deps.tracking.maxFileBytes,
           ...(network === undefined ? {} : { network }),
           onProgress: (step, detail) => {
             this.#status('starting', detail === undefined ? step : `${step}: ${detail}`)

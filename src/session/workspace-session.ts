@@ -176,6 +176,7 @@ export async function execInSession(options: {
           sessionId: id,
           mirrorDir: paths.work,
           projectPath: record.projectPath,
+          maxFileBytes: options.tracking.maxFileBytes,
           ...(network === undefined ? {} : { network }),
           ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
         },
@@ -393,7 +394,12 @@ export async function resumeSession(options: {
     if (record.baseCommit === undefined) throw incompleteSession(id)
     const { removedSandbox, recovered } = await reclaimSession(options)
     const sandbox = await backend.create(
-      { sessionId: id, mirrorDir: paths.work, projectPath: record.projectPath },
+      {
+        sessionId: id,
+        mirrorDir: paths.work,
+        projectPath: record.projectPath,
+        maxFileBytes: options.tracking.maxFileBytes,
+      },
       signal,
     )
     try {

@@ -50,8 +50,11 @@ async function copyData(from: FileHandle, to: FileHandle, size: number): Promise
   }
 }
 
-/** [start, end) ranges of `chunk` that are not whole blocks of zeros. */
-function dataRuns(chunk: Buffer): [number, number][] {
+/**
+ * [start, end) ranges of `chunk` that are not whole 4 KiB blocks of zeros: what a sparse writer
+ * writes (at the chunk's offset) and what it leaves as holes.
+ */
+export function dataRuns(chunk: Buffer): [number, number][] {
   const runs: [number, number][] = []
   let runStart = -1
   for (let at = 0; at < chunk.length; at += blockBytes) {

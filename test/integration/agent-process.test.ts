@@ -1,7 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
-import { lstat, mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
+import { lstat, mkdir, open, readFile, symlink, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { Duplex } from 'node:stream'
@@ -10,8 +10,10 @@ import { fileURLToPath } from 'node:url'
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { encodeHeader, FrameKind } from '../../src/guest/protocol.js'
 import { connectAgent } from '../../src/sandbox/agent-channel/client.js'
+import { receiveIntoMirror } from '../../src/sandbox/microvm/mirror-file.js'
 import type { AgentClient } from '../../src/sandbox/agent-channel/types.js'
 import { isSafeCoderError } from '../../src/shared/errors.js'
+import { keepFiles } from '../helpers/pull-receiver.js'
 import { tempDir } from '../helpers/sandbox.js'
 
 const repo = fileURLToPath(new URL('../..', import.meta.url))
@@ -414,12 +416,12 @@ describe('guest agent over stdio: tracking', () => {
     // One file changes again and one goes before the pull: new content, and missing.
     await client.exec({ command: 'echo again > src/new.ts; rm src/edit.ts' })
     const files = set.changes.filter((c) => c.kind === 'file').map((c) => c.path)
-    const pulled: Record<string, string> = {}
-    const result = await client.pull(files, async (file) => {
-      pulled[file.path] = `${file.mode.toString(8)}:${Buffer.from(file.data).toString()}`
-      await Promise.resolve()
-    })
+    const kept = keepFiles()
+    const result = await client.pull(files, kept.receive)
     expect(result).toEqual({ pulled: 3, missing: ['src/edit.ts'] })
+    const pulled = Object.fromEntries(
+      kept.files.map((f) => [f.path, `${f.mode.toString(8)}:${f.data.toString()}`]),
+    )
     expect(pulled).toEqual({
       'multi\nline.txt': '644:nl',
       'src/new.ts': '644:again\n',
@@ -436,18 +438,49 @@ describe('guest agent over stdio: tracking', () => {
     const set = await client.changes()
     const paths = set.changes.filter((c) => c.kind === 'file').map((c) => c.path)
     expect(paths).toHaveLength(501)
-    let bytes = 0
-    const result = await client.pull(paths, async (file) => {
-      bytes += file.data.length
-      await new Promise((r) => setImmediate(r))
-    })
+    const kept = keepFiles(() => new Promise((r) => setImmediate(r)))
+    const result = await client.pull(paths, kept.receive)
     expect(result.pulled).toBe(501)
-    expect(bytes).toBeGreaterThan(big.length)
+    expect(kept.files.find((f) => f.path === 'big.bin')?.data.equals(big)).toBe(true)
     // Over the limit: the pull says so instead of pretending the file is gone.
     await expect(
-      client.pull(['big.bin'], () => Promise.resolve(), { maxFileBytes: 1024 }),
+      client.pull(['big.bin'], keepFiles().receive, { maxFileBytes: 1024 }),
     ).rejects.toThrow(/larger than 1024 bytes/)
   })
+
+  it('hashes and streams a file over 2 GiB in chunks, and reports one over the cap as too large', async () => {
+    const { client } = await startAgent()
+    expect(client.hello.features).toEqual(expect.arrayContaining(['stdin-acks', 'stream-pull']))
+    await client.mark()
+    const size = 2 * 1024 ** 3 + 1024 * 1024
+    // Sparse: no disk, but every byte is read, hashed and sent.
+    await client.exec({
+      command: `truncate -s ${size} huge.bin && printf start | dd of=huge.bin conv=notrunc 2>/dev/null && truncate -s 3G over.bin`,
+    })
+    const set = await client.changes({ maxFileBytes: 2.5 * 1024 ** 3 })
+    expect(set.changes).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ path: 'huge.bin', kind: 'file', size }),
+        { path: 'over.bin', kind: 'too-large', mode: 0o644, size: 3 * 1024 ** 3 },
+      ]),
+    )
+    const mirror = await tempDir('safe-coder-pull-')
+    const target = path.join(mirror, 'huge.bin')
+    const result = await client.pull(
+      ['huge.bin'],
+      (file) => receiveIntoMirror(target, `${target}.tmp`, file.mode),
+      { maxFileBytes: 2.5 * 1024 ** 3 },
+    )
+    expect(result).toEqual({ pulled: 1, missing: [] })
+    const pulled = await lstat(target)
+    expect(pulled.size).toBe(size)
+    expect(pulled.blocks * 512).toBeLessThan(1024 * 1024)
+    const head = Buffer.alloc(5)
+    const handle = await open(target, 'r')
+    await handle.read(head, 0, 5, 0)
+    await handle.close()
+    expect(head.toString()).toBe('start')
+  }, 300_000)
 
   it('reports guest resource figures', async () => {
     const { client } = await startAgent()

@@ -51,6 +51,7 @@ describe('qemu microvm backend (TCG)', () => {
       sessionId: createId('test'),
       mirrorDir: mirror,
       projectPath: mirror,
+      maxFileBytes: 96 * 1024 * 1024,
     })
   })
 
@@ -145,6 +146,25 @@ describe('qemu microvm backend (TCG)', () => {
     expect((await lstat(path.join(mirror, 'trap/etc'))).isSymbolicLink()).toBe(true)
     // A second pull with nothing new reports nothing.
     expect(await sandbox.syncOut?.()).toEqual([])
+  })
+
+  it("pulls files up to the session's cap and stands in for larger ones, as a container records them", async () => {
+    // Both over the agent's old 64 MiB default; sparse in the guest, so they cost no disk.
+    await sandbox.exec({
+      command:
+        'truncate -s 80M mid.bin && printf mid | dd of=mid.bin conv=notrunc 2>/dev/null && truncate -s 200M over.bin && chmod 600 over.bin',
+    })
+    const changed = await sandbox.syncOut?.()
+    expect(changed).toEqual(expect.arrayContaining(['mid.bin', 'over.bin']))
+    expect(sandbox.takeSkipped?.()).toEqual([])
+    const mid = await lstat(path.join(mirror, 'mid.bin'))
+    expect(mid.size).toBe(80 * 1024 * 1024)
+    expect(mid.blocks * 512).toBeLessThan(1024 * 1024)
+    expect((await readFile(path.join(mirror, 'mid.bin'))).subarray(0, 3).toString()).toBe('mid')
+    const over = await lstat(path.join(mirror, 'over.bin'))
+    expect([over.size, over.mode & 0o777, over.blocks]).toEqual([200 * 1024 * 1024, 0o600, 0])
+    await sandbox.exec({ command: 'rm mid.bin over.bin' })
+    await sandbox.syncOut?.()
   })
 
   it('takes mirror paths the host changed (a revert) into the running guest', async () => {

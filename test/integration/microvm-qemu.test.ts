@@ -33,6 +33,7 @@ import { openDriveTree } from '../../src/sandbox/microvm/ext4/index.js'
 import { findTool } from '../../src/sandbox/microvm/image/tools.js'
 import { QemuHypervisor, probeBoot, type QemuVm } from '../../src/sandbox/microvm/qemu/index.js'
 import { recoverWorkspaceDrive } from '../../src/sandbox/microvm/recover.js'
+import { DEFAULT_MAX_FILE_BYTES } from '../../src/sandbox/types.js'
 import type { VmLaunchSpec } from '../../src/sandbox/microvm/types.js'
 import { FrameDecoder, FrameKind, encodeJson, parseJson } from '../../src/guest/protocol.js'
 import { SafeCoderError } from '../../src/shared/errors.js'
@@ -495,11 +496,13 @@ describe('workspace drive', () => {
     // Recovered into an empty mirror, then again: the same tree, then nothing to do.
     const recovered = path.join(work, 'rt-recovered')
     await mkdir(recovered)
-    const first = await recoverWorkspaceDrive(drive, recovered)
+    const first = await recoverWorkspaceDrive(drive, recovered, DEFAULT_MAX_FILE_BYTES)
     expect(first.refused).toEqual([])
     expect(first.skipped).toEqual([])
     expect(await describeTree(recovered)).toEqual(await describeTree(mirror))
-    expect((await recoverWorkspaceDrive(drive, recovered)).changed).toEqual([])
+    expect((await recoverWorkspaceDrive(drive, recovered, DEFAULT_MAX_FILE_BYTES)).changed).toEqual(
+      [],
+    )
   })
 })
 

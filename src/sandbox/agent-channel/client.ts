@@ -6,7 +6,7 @@
  * was pending (SANDBOX_GONE). Nothing the agent sends can throw out of a stream callback.
  */
 
-import { createHash, randomInt } from 'node:crypto'
+import { createHash, randomInt, type Hash } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import {
   describeBytes,
@@ -55,6 +55,8 @@ import type {
   AgentHello,
   AgentStats,
   ChangeSet,
+  FileReceiver,
+  PulledFile,
   WorkspaceChange,
 } from './types.js'
 
@@ -69,7 +71,8 @@ const SEND_CHUNK = 256 * 1024
 /** Budget of one pull request's JSON (its paths); longer lists go in several requests. */
 const PULL_BATCH_BYTES = 256 * 1024
 /** Pulled bytes the client holds that the agent sent beyond its window (8 MiB) before it is a violation. */
-const PULL_SLACK_BYTES = 16 * 1024 * 1024
+/** Pulled bytes a receiver may be behind before the channel stops being read. */
+const PULL_BUFFER_BYTES = 4 * 1024 * 1024
 const DEFAULT_SHUTDOWN_MS = 10_000
 const STATS_TIMEOUT_MS = 10_000
 
@@ -772,7 +775,11 @@ class Client implements AgentClient {
     return this.checked(() => ({ files: integer(reply.files, 'the file count of a mark') }))
   }
 
-  async changes(): Promise<ChangeSet> {
+  async changes(options: { maxFileBytes?: number } = {}): Promise<ChangeSet> {
+    const max = options.maxFileBytes ?? MAX_PULL_FILE_BYTES
+    // Files over the cap are then reported with their size, for the same "too large" record a
+    // container's history holds; an older agent skips them.
+    const reportTooLarge = this.hello.features.includes('stream-pull')
     const changes: WorkspaceChange[] = []
     const skipped: ChangeSet['skipped'] = []
     const take = (message: JsonObject): void => {
@@ -784,14 +791,20 @@ class Client implements AgentClient {
         throw violation(`more than ${MAX_CHANGES} changes`)
       }
       if (message.changes !== undefined) {
-        for (const change of array(message.changes, 'changes')) changes.push(parseChange(change))
+        for (const item of array(message.changes, 'changes')) {
+          const change = parseChange(item)
+          if (change.kind === 'too-large' && !(reportTooLarge && change.size > max)) {
+            throw violation(`a too-large change of ${change.size} bytes under the ${max}-byte cap`)
+          }
+          changes.push(change)
+        }
       }
       if (message.skipped !== undefined) {
         for (const entry of array(message.skipped, 'skipped')) skipped.push(parseSkipped(entry))
       }
     }
     const reply = await this.call(
-      { op: 'changes', maxFileBytes: MAX_PULL_FILE_BYTES },
+      { op: 'changes', maxFileBytes: max, ...(reportTooLarge ? { reportTooLarge } : {}) },
       { ...agentOp('list the changes in the workspace'), onMore: take },
     ).result
     this.checked(() => {
@@ -802,7 +815,7 @@ class Client implements AgentClient {
 
   async pull(
     paths: string[],
-    onFile: (file: { path: string; mode: number; data: Uint8Array }) => Promise<void>,
+    receive: (file: PulledFile) => Promise<FileReceiver>,
     options: { maxFileBytes?: number; signal?: AbortSignal } = {},
   ): Promise<{ pulled: number; missing: string[] }> {
     const max = options.maxFileBytes ?? MAX_PULL_FILE_BYTES
@@ -810,7 +823,7 @@ class Client implements AgentClient {
     const tooLarge: { path: string; size: number }[] = []
     let pulled = 0
     for (const batch of batches([...new Set(paths)])) {
-      const result = await this.pullBatch(batch, onFile, max, options.signal)
+      const result = await this.pullBatch(batch, receive, max, options.signal)
       pulled += result.pulled
       missing.push(...result.missing)
       tooLarge.push(...result.tooLarge)
@@ -826,34 +839,83 @@ class Client implements AgentClient {
     return { pulled, missing }
   }
 
+  /**
+   * One pull request. Each file's bytes go to its receiver as they arrive, hashed on the way;
+   * while a receiver is more than PULL_BUFFER_BYTES behind, the channel is not read (the agent
+   * waits), so a file of any size costs bounded memory. With `stream-pull` the sha256 follows
+   * the bytes (`fileEnd`), and a file that shrank in the guest meanwhile is discarded.
+   */
   private async pullBatch(
     batch: string[],
-    onFile: (file: { path: string; mode: number; data: Uint8Array }) => Promise<void>,
+    receive: (file: PulledFile) => Promise<FileReceiver>,
     max: number,
     signal: AbortSignal | undefined,
   ): Promise<{ pulled: number; missing: string[]; tooLarge: { path: string; size: number }[] }> {
+    const stream = this.hello.features.includes('stream-pull')
     const requested = new Set(batch)
     const delivered = new Set<string>()
-    let current:
-      | {
-          path: string
-          mode: number
-          size: number
-          sha256: string
-          chunks: Buffer[]
-          received: number
-        }
-      | undefined
+    interface Incoming extends PulledFile {
+      sha256: string | undefined
+      hash: Hash
+      received: number
+      /** The receiver, once open, after every chunk written so far. */
+      written: Promise<FileReceiver>
+    }
+    let current: Incoming | undefined
     let queue: Promise<void> = Promise.resolve()
-    let queuedBytes = 0
+    let pending = 0
     let pulled = 0
     let failure: Error | undefined
+    const fail = (error: unknown): void => {
+      failure ??= error as Error
+      call.abandon(failure)
+    }
+
+    function complete(): void {
+      const file = current as Incoming
+      current = undefined
+      finish(file, file.sha256 as string)
+    }
+
+    /** Commits (or, `false`, discards) the file once its bytes are written, then acknowledges it. */
+    const finish = (file: Incoming, sha256: string | false): void => {
+      if (sha256 !== false && file.hash.digest('hex') !== sha256) {
+        void file.written.then((receiver) => receiver.discard()).catch(() => undefined)
+        throw violation(`the content of ${JSON.stringify(file.path)} does not match its sha256`)
+      }
+      queue = file.written.then(
+        async (receiver) => {
+          if (failure !== undefined) return receiver.discard()
+          if (sha256 === false) await receiver.discard()
+          else {
+            await receiver.commit()
+            pulled++
+          }
+          if (!call.settled()) this.writeJson(call.id, { op: 'ack' })
+        },
+        () => undefined,
+      )
+      queue.catch(fail)
+    }
 
     const call: Call = this.call(
-      { op: 'pull', paths: batch, maxFileBytes: max },
+      { op: 'pull', paths: batch, maxFileBytes: max, ...(stream ? { stream } : {}) },
       {
         signal,
         onMore: (message) => {
+          if (message.fileEnd !== undefined) {
+            if (!stream || current === undefined) throw violation('a file end outside a file')
+            const end = object(message.fileEnd, 'a file end')
+            const file = current
+            current = undefined
+            if (end.changed === true) finish(file, false)
+            else if (file.received !== file.size) {
+              throw violation(
+                `the end of ${JSON.stringify(file.path)} after ${file.received} of its ${file.size} bytes`,
+              )
+            } else finish(file, sha256Field(end.sha256, `the sha256 of ${file.path}`))
+            return
+          }
           const header = object(message.file, 'a pulled file header')
           const path = relativePath(header.path, 'a pulled path')
           if (!requested.has(path))
@@ -864,27 +926,41 @@ class Client implements AgentClient {
               `a new file before the ${current.size} bytes of ${JSON.stringify(current.path)}`,
             )
           }
-          current = {
+          delivered.add(path)
+          const file: PulledFile = {
             path,
             mode: integer(header.mode, `the mode of ${path}`, 0o7777),
             size: integer(header.size, `the size of ${path}`, max),
-            sha256: sha256Field(header.sha256, `the sha256 of ${path}`),
-            chunks: [],
-            received: 0,
           }
-          if (current.size === 0) complete()
+          const opened = queue.then(() => receive(file))
+          opened.catch(fail)
+          current = {
+            ...file,
+            sha256: stream ? undefined : sha256Field(header.sha256, `the sha256 of ${path}`),
+            hash: createHash('sha256'),
+            received: 0,
+            written: opened,
+          }
+          if (!stream && file.size === 0) complete()
         },
         onData: (kind, payload) => {
           if (kind !== FrameKind.file) throw violation(`a frame of kind ${kind} in a pull`)
           if (current === undefined) throw violation('file data outside a pulled file')
-          current.received += payload.length
-          if (current.received > current.size) {
-            throw violation(
-              `more than the ${current.size} bytes of ${JSON.stringify(current.path)}`,
-            )
+          const file = current
+          file.received += payload.length
+          if (file.received > file.size) {
+            throw violation(`more than the ${file.size} bytes of ${JSON.stringify(file.path)}`)
           }
-          current.chunks.push(payload)
-          if (current.received === current.size) complete()
+          file.hash.update(payload)
+          pending += payload.length
+          file.written = file.written.then(async (receiver) => {
+            await receiver.write(payload)
+            pending -= payload.length
+            return receiver
+          })
+          file.written.catch(fail)
+          if (pending > PULL_BUFFER_BYTES) this.inputHolds.hold(file.written, signal)
+          if (!stream && file.received === file.size) complete()
         },
         error: (code, message) =>
           new SafeCoderError(
@@ -896,45 +972,14 @@ class Client implements AgentClient {
       },
     )
 
-    function complete(): void {
-      const file = current as NonNullable<typeof current>
-      current = undefined
-      const data = Buffer.concat(file.chunks, file.received)
-      const digest = createHash('sha256').update(data).digest('hex')
-      if (digest !== file.sha256) {
-        throw violation(`the content of ${JSON.stringify(file.path)} does not match its sha256`)
-      }
-      delivered.add(file.path)
-      queuedBytes += data.length
-      if (queuedBytes > max + PULL_SLACK_BYTES) {
-        throw violation('pulled files faster than they were acknowledged')
-      }
-      queue = queue.then(async () => {
-        if (failure !== undefined) return
-        try {
-          await onFile({ path: file.path, mode: file.mode, data })
-        } catch (error) {
-          failure ??= error as Error
-          call.abandon(failure)
-          return
-        }
-        queuedBytes -= data.length
-        pulled++
-        if (!call.settled()) sendAck()
-      })
-    }
-    const sendAck = (): void => {
-      this.writeJson(call.id, { op: 'ack' })
-    }
-
     let reply: JsonObject
     try {
       reply = await call.result
     } catch (error) {
-      await queue
+      await settleQueue()
       throw failure ?? error
     }
-    await queue
+    await queue.catch(() => undefined)
     if (failure !== undefined) throw failure
     return this.checked(() => {
       if (current !== undefined) {
@@ -958,6 +1003,14 @@ class Client implements AgentClient {
       })
       return { pulled, missing, tooLarge }
     })
+
+    /** After a failed pull: what was delivered is finished, a file cut off is discarded. */
+    async function settleQueue(): Promise<void> {
+      await queue.catch(() => undefined)
+      const cut = current
+      current = undefined
+      await cut?.written.then((receiver) => receiver.discard()).catch(() => undefined)
+    }
   }
 
   async stats(): Promise<AgentStats> {

@@ -137,6 +137,13 @@ export function parseChange(value: unknown): WorkspaceChange {
         size: integer(change.size, `the size of ${path}`),
         sha256: sha256Field(change.sha256, `the sha256 of ${path}`),
       }
+    case 'too-large':
+      return {
+        path,
+        kind: 'too-large',
+        mode: integer(change.mode, `the mode of ${path}`, 0o7777),
+        size: integer(change.size, `the size of ${path}`),
+      }
     case 'symlink': {
       const target = string(change.target, `the target of ${path}`, 4096)
       if (target === '' || target.includes('\0'))

@@ -24,6 +24,8 @@ export interface AgentHello {
 /** One path that changed in /workspace since the last mark. Paths are relative, `/`-separated. */
 export type WorkspaceChange =
   | { path: string; kind: 'file'; mode: number; size: number; sha256: string }
+  /** A file over the cap asked for: only its size and mode (it is recorded as too large). */
+  | { path: string; kind: 'too-large'; mode: number; size: number }
   | { path: string; kind: 'symlink'; target: string }
   | { path: string; kind: 'dir'; mode: number }
   | { path: string; kind: 'deleted' }
@@ -59,6 +61,23 @@ export interface AgentClientOptions {
   onClose?: (error?: Error) => void
 }
 
+/** One file a pull delivers. */
+export interface PulledFile {
+  path: string
+  /** Permission bits. */
+  mode: number
+  size: number
+}
+
+/** Where one pulled file's bytes go, in order, as they arrive. */
+export interface FileReceiver {
+  write(chunk: Uint8Array): Promise<void>
+  /** Every byte arrived and matched the agent's sha256: make it the file. */
+  commit(): Promise<void>
+  /** It did not arrive whole (it changed in the guest meanwhile, or the pull failed). */
+  discard(): Promise<void>
+}
+
 /**
  * One connected agent. Requests may run concurrently (multiplexed by id). When the channel
  * breaks every pending request rejects with SANDBOX_GONE; a frame that breaks the protocol
@@ -78,15 +97,20 @@ export interface AgentClient {
   list(path: string, options?: { signal?: AbortSignal }): Promise<DirEntry[]>
   /** Records the current state of the root as the baseline for `changes`. */
   mark(): Promise<{ files: number }>
-  /** What changed since the last mark (and re-marks). */
-  changes(): Promise<ChangeSet>
   /**
-   * Streams the named files (from the last `changes`) into `onFile`, one at a time, each with
-   * its verified content. A file that changed again meanwhile comes with its new content.
+   * What changed since the last mark (and re-marks). Files over `maxFileBytes` (64 MiB by
+   * default) are not hashed: `too-large` changes where the agent can say so, skipped otherwise.
+   */
+  changes(options?: { maxFileBytes?: number }): Promise<ChangeSet>
+  /**
+   * Streams the named files (from the last `changes`), one at a time, into the receiver that
+   * `receive` opens for each, chunk by chunk as they arrive (a slow receiver holds the channel
+   * back); `commit` only once every byte arrived and matched its sha256. A file that changed
+   * again meanwhile comes with its new content, or not at all (the next `changes` reports it).
    */
   pull(
     paths: string[],
-    onFile: (file: { path: string; mode: number; data: Uint8Array }) => Promise<void>,
+    receive: (file: PulledFile) => Promise<FileReceiver>,
     options?: { maxFileBytes?: number; signal?: AbortSignal },
   ): Promise<{ pulled: number; missing: string[] }>
   stats(): Promise<AgentStats>

@@ -14,6 +14,7 @@ import type {
   SandboxInfo,
   SandboxSpec,
 } from '../types.js'
+import { DEFAULT_MAX_FILE_BYTES } from '../types.js'
 import { checkAccel, type AccelChoice, type AccelProbe } from './accel.js'
 import { MicrovmSandbox, type Released } from './microvm-sandbox.js'
 import { isDriveRefusal } from './ext4/index.js'
@@ -66,6 +67,8 @@ const LABEL = {
   ownerHost: 'safe-coder.owner-host',
   path: 'safe-coder.path',
   mirror: 'safe-coder.mirror',
+  /** The session's size cap, so a recovery from another process records what a pull would. */
+  maxFileBytes: 'safe-coder.max-file-bytes',
 } as const
 
 const DRIVE = 'workspace.ext4'
@@ -129,6 +132,7 @@ export class MicrovmBackend implements SandboxBackend {
           [LABEL.ownerHost]: os.hostname(),
           [LABEL.path]: spec.projectPath,
           [LABEL.mirror]: spec.mirrorDir,
+          [LABEL.maxFileBytes]: String(spec.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES),
         },
         ...(signal === undefined ? {} : { signal }),
       })
@@ -144,7 +148,9 @@ export class MicrovmBackend implements SandboxBackend {
         env: { HOME: '/tmp', ...spec.env },
         memoryLimitBytes: this.options.memMib * 1024 * 1024,
         disk: await this.diskLimits(),
-        release: async ({ recover }) => this.#release(runDir, spec.mirrorDir, recover),
+        maxFileBytes: spec.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
+        release: async ({ recover }) =>
+          this.#release(runDir, spec.mirrorDir, recover, spec.maxFileBytes),
       })
     } catch (error) {
       await vm?.kill().catch(() => undefined)
@@ -201,7 +207,13 @@ export class MicrovmBackend implements SandboxBackend {
       }
     }
     const mirror = record.labels[LABEL.mirror]
-    await this.#release(path.join(this.options.runRoot, id), mirror, mirror !== undefined)
+    const cap = Number(record.labels[LABEL.maxFileBytes])
+    await this.#release(
+      path.join(this.options.runRoot, id),
+      mirror,
+      mirror !== undefined,
+      Number.isSafeInteger(cap) && cap > 0 ? cap : undefined,
+    )
   }
 
   async imageStatus(signal?: AbortSignal): Promise<ImageInfo> {
@@ -357,12 +369,13 @@ export class MicrovmBackend implements SandboxBackend {
     runDir: string,
     mirrorDir: string | undefined,
     recover: boolean,
+    maxFileBytes = DEFAULT_MAX_FILE_BYTES,
   ): Promise<Released> {
     let released: Released = { changed: [], skipped: [] }
     const drive = path.join(runDir, DRIVE)
     if (recover && mirrorDir !== undefined && (await exists(drive)) && (await exists(mirrorDir))) {
       try {
-        const result = await recoverWorkspaceDrive(drive, mirrorDir)
+        const result = await recoverWorkspaceDrive(drive, mirrorDir, maxFileBytes)
         released = { changed: result.changed, skipped: [...result.skipped, ...result.refused] }
       } catch (error) {
         if (isDriveRefusal(error)) await rm(runDir, { recursive: true, force: true })

@@ -23,8 +23,6 @@ import type { VmHandle } from './types.js'
 
 const STATS_INTERVAL_MS = 1000
 const SHUTDOWN_TIMEOUT_MS = 10_000
-/** A file the guest made larger than this fails the pull (held in memory while written). */
-const MAX_PULL_BYTES = 512 * 1024 * 1024
 
 export interface MicrovmSandboxOptions {
   kind: BackendKind
@@ -36,6 +34,11 @@ export interface MicrovmSandboxOptions {
   memoryLimitBytes: number
   /** What the guest may store (a full drive inside is said in these terms). */
   disk?: DiskLimits
+  /**
+   * `[workspace] max_file_mb` in bytes: files up to it are pulled (streamed, any size), larger
+   * ones get a sparse stand-in, so the history holds what a container's would.
+   */
+  maxFileBytes: number
   /** After the VM is gone: recover the workspace from its drive into the mirror, free its files. */
   release: (options: { recover: boolean }) => Promise<Released>
 }
@@ -142,10 +145,11 @@ export class MicrovmSandbox implements Sandbox {
   syncOut(): Promise<string[]> {
     return this.#mirrorTurn(async () => {
       this.#assertLive()
-      const set = await this.#call(() => this.options.agent.changes())
+      const maxFileBytes = this.options.maxFileBytes
+      const set = await this.#call(() => this.options.agent.changes({ maxFileBytes }))
       for (const s of set.skipped) this.#skipped.set(s.path, s.reason)
-      const { changed } = await applyToMirror(this.options.mirrorDir, set, (paths, onFile) =>
-        this.options.agent.pull(paths, onFile, { maxFileBytes: MAX_PULL_BYTES }),
+      const { changed } = await applyToMirror(this.options.mirrorDir, set, (paths, receive) =>
+        this.options.agent.pull(paths, receive, { maxFileBytes }),
       )
       return changed
     })

@@ -6,15 +6,20 @@ import {
   makeDir,
   makeParents,
   removeEntry,
-  replaceWithFile,
   replaceWithSymlink,
 } from '../../workspace/sync-write.js'
-import type { ChangeSet, WorkspaceChange } from '../agent-channel/types.js'
+import type {
+  ChangeSet,
+  FileReceiver,
+  PulledFile,
+  WorkspaceChange,
+} from '../agent-channel/types.js'
+import { dropFile, receiveIntoMirror, standInForTooLarge } from './mirror-file.js'
 
-/** Fetches the named files' verified content from the sandbox, one at a time. */
+/** Fetches the named files from the sandbox, one at a time, into the receivers opened for them. */
 export type PullFiles = (
   paths: string[],
-  onFile: (file: { path: string; mode: number; data: Uint8Array }) => Promise<void>,
+  receive: (file: PulledFile) => Promise<FileReceiver>,
 ) => Promise<{ pulled: number; missing: string[] }>
 
 export interface MirrorApplyResult {
@@ -73,14 +78,26 @@ export async function applyToMirror(
       await replaceWithSymlink(target, tempFor(target), Buffer.from(change.target))
     })
   }
+  // Over the cap: a sparse stand-in of its size, recorded as too large (as a container's is).
+  for (const change of of('too-large')) {
+    await attempt(change.path, async () => {
+      const target = await safeTarget(mirrorDir, change.path)
+      await clearDirectory(target)
+      await standInForTooLarge(target, tempFor(target), change.size, change.mode)
+    })
+  }
   const files = new Map(of('file').map((c) => [c.path, c]))
   if (files.size > 0) {
     const { missing } = await pull([...files.keys()], async (file) => {
-      await attempt(file.path, async () => {
+      try {
         const target = await safeTarget(mirrorDir, file.path)
         await clearDirectory(target)
-        await replaceWithFile(target, tempFor(target), file.data, file.mode & 0o777)
-      })
+        const receiver = await receiveIntoMirror(target, tempFor(target), file.mode)
+        return { ...receiver, commit: () => attempt(file.path, () => receiver.commit()) }
+      } catch (error) {
+        refused.push({ path: file.path, reason: describe(error) })
+        return dropFile
+      }
     })
     // Gone again before it could be pulled: the mirror follows the guest.
     for (const rel of missing) {

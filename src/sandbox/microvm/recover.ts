@@ -1,4 +1,4 @@
-import { lstat, readFile, readdir, readlink } from 'node:fs/promises'
+import { lstat, open, readdir, readlink } from 'node:fs/promises'
 import path from 'node:path'
 import { createTaskPool } from '../../workspace/task-pool.js'
 import type { ChangeSet, WorkspaceChange } from '../agent-channel/types.js'
@@ -6,7 +6,7 @@ import { openDriveTree, type DriveTree } from './ext4/index.js'
 import { applyToMirror, type MirrorApplyResult } from './mirror-apply.js'
 
 /** What a recovery reads: a drive's checked tree (ext4/), or an in-memory one in tests. */
-export type RecoveredTree = Pick<DriveTree, 'entries' | 'skipped' | 'read'>
+export type RecoveredTree = Pick<DriveTree, 'entries' | 'skipped' | 'chunks'>
 
 export interface RecoveryResult extends MirrorApplyResult {
   /** What stays in the guest's drive, with why (as a live pull reports it). */
@@ -21,8 +21,10 @@ export interface RecoveryResult extends MirrorApplyResult {
 export async function recoverWorkspaceDrive(
   drivePath: string,
   mirrorDir: string,
+  maxFileBytes: number,
 ): Promise<RecoveryResult> {
-  const tree = await openDriveTree(drivePath)
+  // Files over the session's cap are said to be too large, as a live pull says them.
+  const tree = await openDriveTree(drivePath, { maxFileBytes })
   try {
     return await applyRecoveredTree(tree, mirrorDir)
   } finally {
@@ -36,15 +38,23 @@ export async function applyRecoveredTree(
 ): Promise<RecoveryResult> {
   const set = await diffRecoveredTree(tree, mirrorDir)
   const byPath = new Map(tree.entries.map((entry) => [entry.path, entry]))
-  const result = await applyToMirror(mirrorDir, set, async (paths, onFile) => {
+  const result = await applyToMirror(mirrorDir, set, async (paths, receive) => {
     const missing: string[] = []
     for (const rel of paths) {
       const entry = byPath.get(rel)
-      if (entry?.kind !== 'file') {
+      if (entry?.kind !== 'file' || entry.tooLarge === true) {
         missing.push(rel)
         continue
       }
-      await onFile({ path: rel, mode: entry.mode & 0o777, data: await tree.read(entry) })
+      const receiver = await receive({ path: rel, mode: entry.mode & 0o777, size: entry.size })
+      try {
+        // In chunks: a recovered file may be larger than memory allows (2 GiB and more).
+        for await (const chunk of tree.chunks(entry)) await receiver.write(chunk)
+      } catch (error) {
+        await receiver.discard()
+        throw error
+      }
+      await receiver.commit()
     }
     return { pulled: paths.length - missing.length, missing }
   })
@@ -92,6 +102,13 @@ export async function diffRecoveredTree(
       }
       case 'file': {
         const mode = entry.mode & 0o777
+        const differs =
+          mine?.isFile() !== true || mine.size !== entry.size || (mine.mode & 0o777) !== mode
+        if (entry.tooLarge === true) {
+          // Its bytes are never read; a stand-in of its size is recorded as too large.
+          if (differs) changes.push({ path: entry.path, kind: 'too-large', mode, size: entry.size })
+          break
+        }
         const change = {
           path: entry.path,
           kind: 'file',
@@ -99,15 +116,11 @@ export async function diffRecoveredTree(
           size: entry.size,
           sha256: '',
         } as const
-        if (mine?.isFile() !== true || mine.size !== entry.size || (mine.mode & 0o777) !== mode)
-          changes.push(change)
+        if (differs) changes.push(change)
         else
           compare.add(async () => {
-            const [ours, theirs] = await Promise.all([
-              readFile(mirrorPath(entry.path)),
-              tree.read(entry),
-            ])
-            if (!ours.equals(theirs)) changes.push(change)
+            if (!(await sameContent(mirrorPath(entry.path), tree.chunks(entry))))
+              changes.push(change)
           })
         break
       }
@@ -127,4 +140,21 @@ export async function diffRecoveredTree(
   }
   await gone('')
   return { changes, skipped }
+}
+
+/** Whether a mirror file holds the bytes of `chunks`, read alongside (they may be huge). */
+async function sameContent(file: string, chunks: AsyncIterable<Buffer>): Promise<boolean> {
+  const handle = await open(file, 'r')
+  try {
+    let offset = 0
+    for await (const chunk of chunks) {
+      const ours = Buffer.allocUnsafe(chunk.length)
+      const { bytesRead } = await handle.read(ours, 0, chunk.length, offset)
+      if (bytesRead !== chunk.length || !ours.equals(chunk)) return false
+      offset += chunk.length
+    }
+    return (await handle.read(Buffer.alloc(1), 0, 1, offset)).bytesRead === 0
+  } finally {
+    await handle.close()
+  }
 }

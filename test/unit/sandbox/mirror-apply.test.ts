@@ -9,11 +9,12 @@ import {
   diffRecoveredTree,
   type RecoveredTree,
 } from '../../../src/sandbox/microvm/recover.js'
+import { deliver } from '../../helpers/pull-receiver.js'
 import { tempDir } from '../../helpers/sandbox.js'
 
 /** A pull that serves content from a map, as the guest agent would. */
 function serve(files: Record<string, string>, mode = 0o644): PullFiles {
-  return async (paths, onFile) => {
+  return async (paths, receive) => {
     const missing: string[] = []
     let pulled = 0
     for (const p of paths) {
@@ -22,7 +23,8 @@ function serve(files: Record<string, string>, mode = 0o644): PullFiles {
         missing.push(p)
         continue
       }
-      await onFile({ path: p, mode, data: Buffer.from(content) })
+      const data = Buffer.from(content)
+      await deliver(await receive({ path: p, mode, size: data.length }), data)
       pulled++
     }
     return { pulled, missing }
@@ -134,6 +136,43 @@ describe('applyToMirror', () => {
   })
 })
 
+describe('applyToMirror with large files', () => {
+  it('stands in for a file over the cap with a sparse file of its size and mode', async () => {
+    const mirror = await tempDir()
+    const size = 5 * 1024 ** 3
+    const result = await applyToMirror(
+      mirror,
+      { changes: [{ path: 'out/huge.img', kind: 'too-large', mode: 0o640, size }], skipped: [] },
+      serve({}),
+    )
+    expect(result).toEqual({ changed: ['out/huge.img'], refused: [] })
+    const stats = await lstat(path.join(mirror, 'out/huge.img'))
+    expect(stats.size).toBe(size)
+    expect(stats.mode & 0o777).toBe(0o640)
+    expect(stats.blocks).toBe(0)
+  })
+
+  it('writes pulled files in chunks, leaving blocks of zeros as holes', async () => {
+    const mirror = await tempDir()
+    const data = Buffer.alloc(8 * 1024 * 1024)
+    data.write('head', 0)
+    data.write('tail', data.length - 4)
+    const pull: PullFiles = async (paths, receive) => {
+      await deliver(await receive({ path: 'disk.img', mode: 0o600, size: data.length }), data)
+      return { pulled: paths.length, missing: [] }
+    }
+    const result = await applyToMirror(
+      mirror,
+      { changes: [file('disk.img', data.length)], skipped: [] },
+      pull,
+    )
+    expect(result.changed).toEqual(['disk.img'])
+    const written = await readFile(path.join(mirror, 'disk.img'))
+    expect(written.equals(data)).toBe(true)
+    expect((await lstat(path.join(mirror, 'disk.img'))).blocks * 512).toBeLessThan(64 * 1024)
+  })
+})
+
 /** A drive's tree in memory (what ext4/ yields after its checks). */
 function driveTree(
   entries: (
@@ -141,6 +180,7 @@ function driveTree(
     | { path: string; kind: 'file'; content: string; mode?: number }
     | { path: string; kind: 'symlink'; target: string }
     | { path: string; kind: 'other'; special: 'fifo' | 'socket' | 'device' }
+    | { path: string; kind: 'too-large'; size: number }
   )[],
   skipped: { path: string; reason: string }[] = [],
 ): RecoveredTree {
@@ -150,6 +190,8 @@ function driveTree(
       content.set(e.path, Buffer.from(e.content))
       return { path: e.path, inode, kind: 'file', mode: e.mode ?? 0o644, size: e.content.length }
     }
+    if (e.kind === 'too-large')
+      return { path: e.path, inode, kind: 'file', mode: 0o640, size: e.size, tooLarge: true }
     if (e.kind === 'dir') return { path: e.path, inode, kind: 'dir', mode: e.mode ?? 0o755 }
     if (e.kind === 'symlink') return { ...e, inode, mode: 0o777 }
     return { ...e, inode, mode: 0o644 }
@@ -157,7 +199,9 @@ function driveTree(
   return {
     entries: list,
     skipped,
-    read: (entry) => Promise.resolve(content.get(entry.path) ?? Buffer.alloc(0)),
+    chunks: async function* (entry) {
+      yield await Promise.resolve(content.get(entry.path) ?? Buffer.alloc(0))
+    },
   }
 }
 
@@ -172,8 +216,9 @@ describe('recovered drive trees', () => {
         { path: 'run.sh', kind: 'file', content: '#!/bin/sh\n', mode: 0o4755 },
         { path: 'link', kind: 'symlink', target: 'src/a.ts' },
         { path: 'pipe', kind: 'other', special: 'fifo' },
+        { path: 'big.bin', kind: 'too-large', size: 3 * 1024 ** 3 },
       ],
-      [{ path: 'big.bin', reason: 'larger than 64 bytes' }],
+      [{ path: 'bad\\xff', reason: 'the name is not valid UTF-8' }],
     )
     await mkdir(path.join(mirror, 'src'))
     await mkdir(path.join(mirror, 'lost+found'))
@@ -185,18 +230,26 @@ describe('recovered drive trees', () => {
 
     const set = await diffRecoveredTree(recovered, mirror)
     expect(set.changes.map((c) => `${c.kind} ${c.path}`).sort()).toEqual(
-      ['deleted deleted.txt', 'file run.sh', 'file src/a.ts', 'symlink link'].sort(),
+      [
+        'deleted deleted.txt',
+        'file run.sh',
+        'file src/a.ts',
+        'symlink link',
+        'too-large big.bin',
+      ].sort(),
     )
     expect(set.skipped).toEqual([
-      { path: 'big.bin', reason: 'larger than 64 bytes' },
+      { path: 'bad\\xff', reason: 'the name is not valid UTF-8' },
       { path: 'pipe', reason: 'fifo' },
     ])
     const result = await applyRecoveredTree(recovered, mirror)
-    expect(result.changed).toEqual(['deleted.txt', 'link', 'run.sh', 'src/a.ts'])
+    expect(result.changed).toEqual(['big.bin', 'deleted.txt', 'link', 'run.sh', 'src/a.ts'])
     expect(await readFile(path.join(mirror, 'src/a.ts'), 'utf8')).toBe('changed')
     expect((await lstat(path.join(mirror, 'run.sh'))).mode & 0o7777).toBe(0o755)
     expect(await readlink(path.join(mirror, 'link'))).toBe('src/a.ts')
-    expect(await readFile(path.join(mirror, 'big.bin'), 'utf8')).toBe('the version the mirror had')
+    // Over the cap: never read from the drive; a sparse stand-in of its size and mode.
+    const big = await lstat(path.join(mirror, 'big.bin'))
+    expect([big.size, big.mode & 0o777, big.blocks]).toEqual([3 * 1024 ** 3, 0o640, 0])
     expect((await lstat(path.join(mirror, 'lost+found'))).isDirectory()).toBe(true)
     expect((await diffRecoveredTree(recovered, mirror)).changes).toEqual([])
   })

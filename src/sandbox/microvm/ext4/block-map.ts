@@ -129,3 +129,46 @@ export async function readRuns(
   }
   return out
 }
+
+/**
+ * A file's bytes from its runs in chunks of at most `chunkBytes` (whole blocks), holes as
+ * zeros: bounded memory whatever the file's size.
+ */
+export async function* readRunChunks(
+  volume: Volume,
+  runs: readonly Run[],
+  size: number,
+  chunkBytes: number,
+): AsyncGenerator<Buffer> {
+  const blockSize = volume.geometry.blockSize
+  const chunkBlocks = Math.max(1, Math.floor(chunkBytes / blockSize))
+  const sorted = [...runs].sort((a, b) => a.logical - b.logical)
+  let next = 0
+  for (let first = 0; first * blockSize < size; first += chunkBlocks) {
+    const start = first * blockSize
+    const out = Buffer.alloc(Math.min(chunkBlocks * blockSize, size - start))
+    const end = first + chunkBlocks
+    while (
+      next < sorted.length &&
+      (sorted[next] as Run).logical + (sorted[next] as Run).count <= first
+    )
+      next++
+    for (let i = next; i < sorted.length; i++) {
+      const run = sorted[i] as Run
+      if (run.logical >= end) break
+      if (run.physical === undefined) continue
+      const from = Math.max(run.logical, first)
+      const to = Math.min(run.logical + run.count, end)
+      const at = (from - first) * blockSize
+      if (at >= out.length) continue
+      await volume.device.readRun(
+        run.physical + (from - run.logical),
+        to - from,
+        out,
+        at,
+        out.length - at,
+      )
+    }
+    yield out
+  }
+}

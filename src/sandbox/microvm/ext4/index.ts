@@ -1,7 +1,10 @@
 import { MAX_LIST_ENTRIES, MAX_PULL_FILE_BYTES } from '../../../guest/protocol.js'
 import { SafeCoderError, isSafeCoderError } from '../../../shared/errors.js'
 import { BlockDevice } from './block-device.js'
-import { readRuns } from './block-map.js'
+import { readRunChunks, readRuns, type Run } from './block-map.js'
+
+/** What a recovery holds of one file at a time. */
+const CHUNK_BYTES = 1024 * 1024
 import { DriveFormatError, refuse, within } from './format-error.js'
 import type { Volume } from './inode.js'
 import { replayJournal } from './journal.js'
@@ -22,6 +25,8 @@ export interface DriveTree {
   readonly skipped: readonly { path: string; reason: string }[]
   /** A regular file's bytes (from the block map checked at open). */
   read(entry: DriveEntry): Promise<Buffer>
+  /** The same bytes in chunks of at most 1 MiB, for files of any size. */
+  chunks(entry: DriveEntry): AsyncIterable<Buffer>
   close(): Promise<void>
 }
 
@@ -39,16 +44,28 @@ export async function openDriveTree(
       maxEntries: limits.maxEntries ?? MAX_LIST_ENTRIES,
       maxReadBytes: limits.maxReadBytes ?? device.size,
     })
+    const fileOf = (entry: DriveEntry): { runs: Run[]; size: number } => {
+      const runs = tree.runs.get(entry.inode)
+      if (entry.kind !== 'file' || runs === undefined)
+        throw new Error(`${entry.path} is not a regular file of this drive (or is too large)`)
+      return { runs, size: entry.size }
+    }
     return {
       entries: tree.entries,
       skipped: tree.skipped,
       read: async (entry) => {
-        const runs = tree.runs.get(entry.inode)
-        if (entry.kind !== 'file' || runs === undefined)
-          throw new Error(`${entry.path} is not a regular file of this drive`)
-        return readRuns(volume, runs, entry.size).catch((error: unknown) => {
+        const { runs, size } = fileOf(entry)
+        return readRuns(volume, runs, size).catch((error: unknown) => {
           throw refusal(file, error)
         })
+      },
+      chunks: async function* (entry) {
+        const { runs, size } = fileOf(entry)
+        try {
+          yield* readRunChunks(volume, runs, size, CHUNK_BYTES)
+        } catch (error) {
+          throw refusal(file, error)
+        }
       },
       close: () => device.close(),
     }

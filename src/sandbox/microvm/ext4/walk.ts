@@ -12,7 +12,8 @@ import { ROOT_INODE } from './superblock.js'
  * entries, no name twice in a directory, each directory reached once (no hard-linked
  * directories, no loops), entry types matching their inodes, block numbers inside the drive,
  * and at most so many entries and bytes. What a live pull would also leave in the guest (names
- * that are not UTF-8, files over the size cap, paths the host cannot hold) is reported as skipped.
+ * that are not UTF-8, paths the host cannot hold) is reported as skipped; a file over the size cap is
+ * listed as too large.
  */
 
 /** One entry of the drive's tree; `path` is relative and `/`-separated. */
@@ -20,14 +21,15 @@ export type DriveEntry = { path: string; inode: number } & EntryKind
 
 /** What an entry is; `mode` holds the permission bits (setuid, setgid, sticky included). */
 export type EntryKind =
-  | { kind: 'file'; mode: number; size: number }
+  /** `tooLarge`: over the size cap; its blocks are not mapped nor its bytes read. */
+  | { kind: 'file'; mode: number; size: number; tooLarge?: true }
   | { kind: 'dir'; mode: number }
   | { kind: 'symlink'; mode: number; target: string }
   /** A special file, in the words a live pull uses. */
   | { kind: 'other'; mode: number; special: 'fifo' | 'socket' | 'device' }
 
 export interface DriveLimits {
-  /** Larger files are skipped, as a live pull skips them. */
+  /** Larger files are listed as too large (never read), as a live pull reports them. */
   maxFileBytes: number
   /** More entries than this refuses the drive. */
   maxEntries: number
@@ -142,8 +144,7 @@ async function visit(
       return { entry: { kind: 'dir', mode }, inode }
     case 'file': {
       const entry = { kind: 'file' as const, mode, size: inode.size }
-      if (inode.size > limits.maxFileBytes)
-        return { entry, inode, skip: `larger than ${limits.maxFileBytes} bytes` }
+      if (inode.size > limits.maxFileBytes) return { entry: { ...entry, tooLarge: true }, inode }
       spend(inode.size)
       const blocks = Math.ceil(inode.size / volume.geometry.blockSize)
       return { entry, inode, runs: await mapBlocks(volume, inode, blocks) }

@@ -4,6 +4,7 @@ import { encodeHeader, encodeJson, FrameKind, PROTOCOL } from '../../../../src/g
 import { connectAgent } from '../../../../src/sandbox/agent-channel/client.js'
 import type { AgentClient } from '../../../../src/sandbox/agent-channel/types.js'
 import type { SafeCoderError } from '../../../../src/shared/errors.js'
+import { keepFiles } from '../../../helpers/pull-receiver.js'
 import { duplexPair, FakeAgent, HELLO, type Received } from './fake-agent.js'
 import { failure } from '../../../helpers/failure.js'
 
@@ -19,6 +20,20 @@ async function connected(
   const closes: (Error | undefined)[] = []
   const client = await connectAgent(host, { ...options, onClose: (e) => closes.push(e) })
   return { client, agent, closes }
+}
+
+/** What `op` fails with when the agent answers its request with `misbehave`. */
+async function malformed(
+  misbehave: (agent: FakeAgent, request: Received) => void,
+  op: (client: AgentClient) => Promise<unknown> = (c) => c.stat('x'),
+  hello: object = HELLO,
+): Promise<{ error: SafeCoderError; closes: (Error | undefined)[]; client: AgentClient }> {
+  const { client, agent, closes } = await connected({ maxFrameBytes: 64 * 1024 }, hello)
+  agent.onRequest = (r, a) => {
+    if (r.message?.op !== 'hello') misbehave(a, r)
+  }
+  const error = await failure(op(client))
+  return { error, closes, client }
 }
 
 describe('agent client handshake', () => {
@@ -114,18 +129,6 @@ describe('agent client handshake', () => {
 })
 
 describe('agent client against a hostile agent', () => {
-  const malformed = async (
-    misbehave: (agent: FakeAgent, request: Received) => void,
-    op: (client: AgentClient) => Promise<unknown> = (c) => c.stat('x'),
-  ): Promise<{ error: SafeCoderError; closes: (Error | undefined)[]; client: AgentClient }> => {
-    const { client, agent, closes } = await connected({ maxFrameBytes: 64 * 1024 })
-    agent.onRequest = (r, a) => {
-      if (r.message?.op !== 'hello') misbehave(a, r)
-    }
-    const error = await failure(op(client))
-    return { error, closes, client }
-  }
-
   it('closes on an oversized frame, failing what was pending, without throwing anywhere', async () => {
     const { error, closes, client } = await malformed((a) => {
       a.raw(encodeHeader(FrameKind.stdout, 1, 64 * 1024 + 1))
@@ -207,7 +210,6 @@ describe('agent client against a hostile agent', () => {
   it('verifies pulled files: asked-for path, size, byte count and sha256', async () => {
     const data = Buffer.from('content')
     const header = { path: 'a.txt', mode: 0o644, size: data.length, sha256: sha(data) }
-    const pull = (c: AgentClient) => c.pull(['a.txt'], () => Promise.resolve())
     const cases: [string, (a: FakeAgent, r: Received) => void][] = [
       [
         'not asked for',
@@ -258,7 +260,7 @@ describe('agent client against a hostile agent', () => {
     ]
     for (const [why, misbehave] of cases) {
       const { error } = await malformed(misbehave, (c) =>
-        c.pull(['a.txt'], () => Promise.resolve(), { maxFileBytes: 64 }),
+        c.pull(['a.txt'], keepFiles().receive, { maxFileBytes: 64 }),
       )
       expect(error.code, why).toBe('SANDBOX_FAILED')
       expect(error.message, why).toContain(why)
@@ -272,7 +274,9 @@ describe('agent client against a hostile agent', () => {
       a.data(FrameKind.file, r.id, data.subarray(2))
       a.json(r.id, { ok: true, missing: [], tooLarge: [] })
     }
-    expect(await pull(client)).toEqual({ pulled: 1, missing: [] })
+    const kept = keepFiles()
+    expect(await client.pull(['a.txt'], kept.receive)).toEqual({ pulled: 1, missing: [] })
+    expect(kept.files.map((f) => f.data.toString())).toEqual(['content'])
   })
 
   it('refuses a read longer than asked or not matching its size', async () => {
@@ -531,13 +535,92 @@ describe('agent client requests', () => {
       ],
       skipped: [{ path: 'bad-\\xff', reason: 'not UTF-8' }],
     })
-    const got: string[] = []
-    const result = await client.pull(['x/1', 'gone', 'x/2'], async (file) => {
-      await new Promise((resolve) => setTimeout(resolve, 5))
-      got.push(`${file.path}:${file.mode.toString(8)}:${Buffer.from(file.data).toString()}`)
-    })
+    const kept = keepFiles(() => new Promise((resolve) => setTimeout(resolve, 5)))
+    const result = await client.pull(['x/1', 'gone', 'x/2'], kept.receive)
     expect(result).toEqual({ pulled: 2, missing: ['gone'] })
-    expect(got).toEqual(['x/1:600:content of x/1', 'x/2:600:content of x/2'])
+    expect(kept.files.map((f) => `${f.path}:${f.mode.toString(8)}:${f.data.toString()}`)).toEqual([
+      'x/1:600:content of x/1',
+      'x/2:600:content of x/2',
+    ])
+  })
+
+  it('streams pulled files (stream-pull): sha256 after the bytes, a file that changed dropped', async () => {
+    const { client, agent } = await connected({}, { ...HELLO, features: ['stream-pull'] })
+    const data = Buffer.from('streamed content')
+    let acks = 0
+    agent.onRequest = (r, a) => {
+      // Each file, kept or dropped, is acknowledged; the reply waits for both, as flow control.
+      if (r.message?.op === 'ack' && ++acks === 2)
+        a.json(r.id, { ok: true, missing: [], tooLarge: [] })
+      if (r.message?.op !== 'pull') return
+      expect(r.message).toMatchObject({ stream: true, maxFileBytes: 1024 })
+      a.json(r.id, { more: true, file: { path: 'a', mode: 0o640, size: data.length } })
+      a.data(FrameKind.file, r.id, data.subarray(0, 5))
+      a.data(FrameKind.file, r.id, data.subarray(5))
+      a.json(r.id, { more: true, fileEnd: { sha256: sha(data) } })
+      a.json(r.id, { more: true, file: { path: 'b', mode: 0o644, size: 100 } })
+      a.data(FrameKind.file, r.id, data)
+      a.json(r.id, { more: true, fileEnd: { changed: true } })
+    }
+    const kept = keepFiles()
+    expect(await client.pull(['a', 'b'], kept.receive, { maxFileBytes: 1024 })).toEqual({
+      pulled: 1,
+      missing: [],
+    })
+    expect(kept.files).toEqual([{ path: 'a', mode: 0o640, size: data.length, data }])
+    expect(kept.discarded).toEqual(['b'])
+    // The bytes must add up to the size before the end, and match the sha256 after them.
+    for (const [why, end] of [
+      ['after 5 of its 16 bytes', () => ({ sha256: sha(data) })],
+      ['does not match its sha256', () => ({ sha256: sha(Buffer.from('other')) })],
+    ] as const) {
+      const { error } = await malformed(
+        (a, r) => {
+          a.json(r.id, { more: true, file: { path: 'a', mode: 0o644, size: data.length } })
+          a.data(FrameKind.file, r.id, why.startsWith('after') ? data.subarray(0, 5) : data)
+          a.json(r.id, { more: true, fileEnd: end() })
+        },
+        (c) => c.pull(['a'], keepFiles().receive),
+        { ...HELLO, features: ['stream-pull'] },
+      )
+      expect(error.message, why).toContain(why)
+    }
+  })
+
+  it('takes files over the cap as too-large changes only when it asked for them', async () => {
+    const { client, agent } = await connected({}, { ...HELLO, features: ['stream-pull'] })
+    agent.onRequest = (r, a) => {
+      if (r.message?.op !== 'changes') return
+      expect(r.message).toMatchObject({ maxFileBytes: 100, reportTooLarge: true })
+      a.json(r.id, {
+        ok: true,
+        changes: [{ path: 'big', kind: 'too-large', mode: 0o600, size: 101 }],
+      })
+    }
+    expect((await client.changes({ maxFileBytes: 100 })).changes).toEqual([
+      { path: 'big', kind: 'too-large', mode: 0o600, size: 101 },
+    ])
+    const under = await malformed(
+      (a, r) => {
+        a.json(r.id, {
+          ok: true,
+          changes: [{ path: 'b', kind: 'too-large', mode: 0o600, size: 5 }],
+        })
+      },
+      (c) => c.changes({ maxFileBytes: 100 }),
+      { ...HELLO, features: ['stream-pull'] },
+    )
+    expect(under.error.message).toMatch(/too-large change of 5 bytes under the 100-byte cap/)
+    const unasked = await malformed(
+      (a, r) => {
+        a.json(r.id, {
+          ok: true,
+          changes: [{ path: 'b', kind: 'too-large', mode: 0o600, size: 500 }],
+        })
+      },
+      (c) => c.changes({ maxFileBytes: 100 }),
+    )
+    expect(unasked.error.code).toBe('SANDBOX_FAILED')
   })
 
   it('refuses requests that cannot fit a frame', async () => {

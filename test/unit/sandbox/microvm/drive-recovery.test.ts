@@ -5,6 +5,7 @@ import { configSchema } from '../../../../src/config/schema.js'
 import { createMicrovmBackend } from '../../../../src/sandbox/microvm/create.js'
 import type { AgentClient } from '../../../../src/sandbox/agent-channel/types.js'
 import { MicrovmSandbox } from '../../../../src/sandbox/microvm/microvm-sandbox.js'
+import { DEFAULT_MAX_FILE_BYTES } from '../../../../src/sandbox/types.js'
 import type { VmHandle } from '../../../../src/sandbox/microvm/types.js'
 import { SafeCoderError, isSafeCoderError } from '../../../../src/shared/errors.js'
 import { craftHostileDrive } from '../../../helpers/hostile-drive.js'
@@ -103,6 +104,7 @@ describe('recovering a guest-written workspace drive', () => {
       mirrorDir: '/nonexistent',
       user: { uid: 0, gid: 0 },
       env: {},
+      maxFileBytes: DEFAULT_MAX_FILE_BYTES,
       memoryLimitBytes: 0,
       release: ({ recover }) =>
         recover ? Promise.reject(refused) : Promise.resolve({ changed: [], skipped: [] }),

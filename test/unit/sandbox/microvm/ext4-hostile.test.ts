@@ -4,7 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openDriveTree } from '../../../../src/sandbox/microvm/ext4/index.js'
-import type { DriveLimits } from '../../../../src/sandbox/microvm/ext4/index.js'
+import type { DriveEntry, DriveLimits } from '../../../../src/sandbox/microvm/ext4/index.js'
 import { isSafeCoderError } from '../../../../src/shared/errors.js'
 import {
   debugfs,
@@ -179,18 +179,23 @@ describe('hostile workspace drives', { timeout: 60_000 }, () => {
     expect(await refusal(image)).toMatch(/the journal: .*does not replay: async_commit/)
   })
 
-  it('holds to its limits: entries and bytes refuse, a file over the cap is skipped', async () => {
+  it('holds to its limits: entries and bytes refuse, a file over the cap is too large', async () => {
     expect(await refusal(base, { maxEntries: 3 })).toMatch(/more than 3 entries/)
     expect(await refusal(base, { maxReadBytes: 2048 })).toMatch(/add up to more than 2048 bytes/)
     const tree = await openDriveTree(base, { maxFileBytes: 10 })
-    expect(tree.skipped).toEqual([{ path: 'README.md', reason: 'larger than 10 bytes' }])
+    const readme = tree.entries.find((e) => e.path === 'README.md')
+    expect(readme).toMatchObject({ kind: 'file', tooLarge: true })
+    expect(tree.skipped).toEqual([])
+    // Listed, never read: its blocks were not even mapped.
+    await expect(tree.read(readme as DriveEntry)).rejects.toThrow(/too large/)
     await tree.close()
-    // A size no file could have is skipped as too large, never read.
+    // A size no file could have is too large too, never read.
     const huge = await variant(sif('/README.md size 0x10000000000'))
     const hugeTree = await openDriveTree(huge)
-    expect(hugeTree.skipped).toEqual([
-      { path: 'README.md', reason: `larger than ${64 * 1024 * 1024} bytes` },
-    ])
+    expect(hugeTree.entries.find((e) => e.path === 'README.md')).toMatchObject({
+      size: 0x10000000000,
+      tooLarge: true,
+    })
     await hugeTree.close()
   })
 

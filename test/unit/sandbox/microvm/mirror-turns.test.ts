@@ -4,6 +4,8 @@ import path from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { AgentClient, ChangeSet } from '../../../../src/sandbox/agent-channel/types.js'
 import { MicrovmSandbox } from '../../../../src/sandbox/microvm/microvm-sandbox.js'
+import { DEFAULT_MAX_FILE_BYTES } from '../../../../src/sandbox/types.js'
+import { deliver } from '../../../helpers/pull-receiver.js'
 import type { VmHandle } from '../../../../src/sandbox/microvm/types.js'
 
 function latch() {
@@ -51,7 +53,7 @@ function fakeAgent(log: string[], pullMayFinish: Promise<void>, pullStarted: () 
       pullStarted()
       await pullMayFinish
       for (const rel of paths)
-        await onFile({ path: rel, mode: 0o644, data: Buffer.from('guest\n') })
+        await deliver(await onFile({ path: rel, mode: 0o644, size: 6 }), Buffer.from('guest\n'))
       log.push('pull done')
       return { pulled: paths.length, missing: [] }
     },
@@ -95,6 +97,7 @@ describe("a microVM's mirror work", () => {
       user: { uid: 1000, gid: 1000 },
       env: {},
       memoryLimitBytes: 1,
+      maxFileBytes: DEFAULT_MAX_FILE_BYTES,
       release: () => Promise.resolve({ changed: [], skipped: [] }),
     })
     const pulling = sandbox.syncOut()
