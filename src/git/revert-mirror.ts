@@ -3,12 +3,17 @@ import { lstat, mkdir, open, readdir, rename, rm, rmdir, symlink, unlink } from 
 import path from 'node:path'
 import { SafeCoderError, errnoOf } from '../shared/errors.js'
 import type { GitFileMode } from '../shared/manifest.js'
+import { writeSparse } from '../shared/sparse-write.js'
 import { hasGitSegment, isUnsafeName } from '../workspace/path-rules.js'
 
 /** One file to put into the mirror (`null` removes it). */
 export interface MirrorWrite {
   path: string
-  content: { mode: GitFileMode; bytes: Uint8Array } | null
+  /** `chunks`: a large blob, streamed from the history when it is written (never held whole). */
+  content:
+    | { mode: GitFileMode; bytes: Uint8Array }
+    | { mode: GitFileMode; chunks: () => Promise<Iterable<Uint8Array> | AsyncIterable<Uint8Array>> }
+    | null
 }
 
 /**
@@ -118,20 +123,21 @@ async function walkParents(
 
 async function replaceFile(
   target: string,
-  content: { mode: GitFileMode; bytes: Uint8Array },
+  content: Exclude<MirrorWrite['content'], null>,
 ): Promise<void> {
   const temp = path.join(
     path.dirname(target),
     `.${path.basename(target)}.${randomBytes(6).toString('hex')}.safe-coder.tmp`,
   )
   try {
-    if (content.mode === 0o120000) {
+    if ('bytes' in content && content.mode === 0o120000) {
       await symlink(Buffer.from(content.bytes), temp)
     } else {
       const mode = content.mode === 0o100755 ? 0o755 : 0o644
       const handle = await open(temp, 'wx', mode)
       try {
-        await handle.writeFile(content.bytes)
+        if ('bytes' in content) await handle.writeFile(content.bytes)
+        else await writeSparse(handle, await content.chunks())
         await handle.chmod(mode)
         await handle.sync()
       } finally {

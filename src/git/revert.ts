@@ -5,6 +5,7 @@ import { parseMessage } from './log-message.js'
 import { headRefName, resolveRevision } from './log-revision.js'
 import { applyMirrorWrites, checkMirrorWrites, type MirrorWrite } from './revert-mirror.js'
 import { planFile, type PlannedFile, type RevertScope } from './revert-plan.js'
+import { streamBlobFrom } from './loose-stream.js'
 import { lockRef } from './revert-ref.js'
 import { diffTrees } from './tree-diff.js'
 import { editTree } from './tree-edit.js'
@@ -128,7 +129,15 @@ async function toMirrorWrites(reader: RepoReader, planned: PlannedFile[]): Promi
       writes.push({ path, content: null })
       continue
     }
-    const bytes = target.bytes ?? (await readBlobBytes(reader, target.oid ?? ''))
+    const oid = target.oid ?? ''
+    if (target.bytes === undefined && target.mode !== 0o120000) {
+      // Read as it is written, one file at a time: a loose blob (every large one is) streams.
+      const chunks = async (): Promise<Iterable<Uint8Array> | AsyncIterable<Uint8Array>> =>
+        (await streamBlobFrom(reader.gitdir, oid)) ?? [await readBlobBytes(reader, oid)]
+      writes.push({ path, content: { mode: target.mode, chunks } })
+      continue
+    }
+    const bytes = target.bytes ?? (await readBlobBytes(reader, oid))
     writes.push({ path, content: { mode: target.mode, bytes } })
   }
   return writes

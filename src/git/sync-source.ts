@@ -1,6 +1,7 @@
 import type { Manifest, ManifestEntry, SyncSource } from '../shared/manifest.js'
 import type { AuditRepo } from './audit-repo.js'
 import { readFlatTree } from './history-tree.js'
+import { streamBlobFrom } from './loose-stream.js'
 import { diffTrees } from './tree-diff.js'
 import { openReader, readBlobBytes, readCommitRecord } from './tree-read.js'
 
@@ -11,6 +12,8 @@ export function gitSyncSource(repo: AuditRepo, commit: string): SyncSource {
   return {
     entries: () => (entries ??= readFlatTree(repo.gitdir, commit).then((tree) => tree.manifest)),
     read: (_path: string, entry: ManifestEntry) => readBlobBytes(reader, entry.oid),
+    // Large files are stored loose (streamed in as they were recorded), so they stream out too.
+    stream: (_path: string, entry: ManifestEntry) => streamBlobFrom(repo.gitdir, entry.oid),
   }
 }
 

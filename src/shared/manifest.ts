@@ -28,4 +28,10 @@ export interface SyncSource {
   entries(signal?: AbortSignal): Promise<Manifest>
   /** The bytes of one entry (a symlink's target for mode 120000). */
   read(path: string, entry: ManifestEntry, signal?: AbortSignal): Promise<Uint8Array>
+  /**
+   * A regular file's bytes in bounded chunks, for files too large to hold at once; undefined
+   * when this source can only read it whole. Not verified against `entry.oid`: the caller
+   * hashes what it receives.
+   */
+  stream?(path: string, entry: ManifestEntry): Promise<AsyncIterable<Uint8Array> | undefined>
 }

@@ -16,7 +16,7 @@ import {
   type JournalRecord,
 } from './journal.js'
 import type { ProjectLock } from './project-lock.js'
-import { readSessionBytes } from './sync-decide.js'
+import { readSessionBytes, STREAM_ABOVE_BYTES, streamSessionBytes } from './sync-decide.js'
 import { emptiedDirs, removeEmptied } from './sync-dirs.js'
 import { syncFailed } from './sync-errors.js'
 import { order, prepare, refuseUnconfirmed, type Prepared } from './sync-prepare.js'
@@ -182,6 +182,13 @@ async function write(
   if (item.merge !== undefined) {
     await replaceWithFile(target, temp, Buffer.from(item.merge.text), ready.permissions)
     return
+  }
+  if (session.mode !== symlinkMode && session.size > STREAM_ABOVE_BYTES) {
+    const chunks = await streamSessionBytes(options.source, item.path, session)
+    if (chunks !== undefined) {
+      await replaceWithFile(target, temp, { chunks }, ready.permissions)
+      return
+    }
   }
   const content = await readSessionBytes(options.source, item.path, session, options.signal)
   if (session.mode !== symlinkMode) {

@@ -5,6 +5,7 @@ import { errnoOf } from '../shared/errors.js'
 import type { ManifestEntry } from '../shared/manifest.js'
 import { blobOid, fileModeOf, startBlobHash, symlinkMode } from './blob-oid.js'
 import { syncFailed } from './sync-errors.js'
+import { STREAM_ABOVE_BYTES } from './sync-decide.js'
 
 /** What the host has at one project path, seen with lstat only. */
 export type HostState =
@@ -81,6 +82,8 @@ async function readRegular(
     const stats = await handle.stat()
     if (!stats.isFile()) return { kind: 'other', what: 'device' }
     const hash = startBlobHash(stats.size)
+    // Content is kept to merge or inspect; a file too large to merge is only hashed.
+    const keep = options.keep === true && stats.size <= STREAM_ABOVE_BYTES
     const kept: Uint8Array[] = []
     let size = 0
     for (;;) {
@@ -91,7 +94,7 @@ async function readRegular(
       size += bytesRead
       if (size > stats.size) throw new Error('the file grew while it was read')
       hash.update(chunk)
-      if (options.keep === true) kept.push(chunk)
+      if (keep) kept.push(chunk)
       await options.sink?.(chunk)
     }
     if (size !== stats.size) throw new Error('the file shrank while it was read')
@@ -100,7 +103,7 @@ async function readRegular(
       kind: 'entry',
       entry,
       permissions: stats.mode & 0o7777,
-      ...(options.keep === true ? { content: Buffer.concat(kept) } : {}),
+      ...(keep ? { content: Buffer.concat(kept) } : {}),
     }
   } catch (error) {
     throw syncFailed(`cannot read ${rel} in the project`, error, { path: rel })

@@ -12,7 +12,13 @@ import {
 import { directoriesOf, refuseKeptDirs } from './sync-dirs.js'
 import { readHostState, sameEntry } from './sync-host.js'
 import { assessRisks } from './sync-risk.js'
-import { describeConflict, readSessionBytes, symlinkProblem } from './sync-decide.js'
+import {
+  describeConflict,
+  readSessionBytes,
+  sessionHead,
+  STREAM_ABOVE_BYTES,
+  symlinkProblem,
+} from './sync-decide.js'
 import type { PlanSyncOptions, SyncAction, SyncItem, SyncPlan } from './sync-types.js'
 import { writingActions } from './sync-types.js'
 
@@ -176,7 +182,7 @@ async function decide(ctx: PlanContext, rel: string): Promise<SyncItem> {
         ? 'merged: the host and session changes combine cleanly'
         : `merged with ${merged.conflicts} conflict region(s) marked in the file`
   }
-  const content = decided.merge === undefined ? written : Buffer.from(decided.merge.text)
+  const content = decided.merge === undefined ? written?.bytes : Buffer.from(decided.merge.text)
   const risks = assessRisks({
     path: rel,
     action,
@@ -231,9 +237,17 @@ async function readWritten(
   rel: string,
   session: ManifestEntry | undefined,
   action: SyncAction,
-): Promise<Uint8Array | undefined> {
+): Promise<{ bytes: Uint8Array; whole: boolean } | undefined> {
   if (session === undefined || session.mode === symlinkMode || action === 'delete') return undefined
-  return readSessionBytes(ctx.options.source, rel, session, ctx.options.signal)
+  if (session.size > STREAM_ABOVE_BYTES) {
+    // Never held whole: its head says whether it is text; the apply checks its id as it streams.
+    const head = await sessionHead(ctx.options.source, rel, session)
+    if (head !== undefined) return { bytes: head, whole: false }
+  }
+  return {
+    bytes: await readSessionBytes(ctx.options.source, rel, session, ctx.options.signal),
+    whole: true,
+  }
 }
 
 /** A merge, or the reason (appended to the conflict's) why there is none. */
@@ -244,12 +258,15 @@ async function tryMerge(
     base: ManifestEntry | undefined
     host: ManifestEntry | undefined
     hostContent: Uint8Array | undefined
-    written: Uint8Array | undefined
+    written: { bytes: Uint8Array; whole: boolean } | undefined
   },
 ): Promise<{ text: string; conflicts: number } | string> {
   const { readBase, merge } = ctx.options
   if (merge !== true || readBase === undefined) return ''
-  const { base, host, hostContent, written } = sides
+  const { base, host, hostContent } = sides
+  if (sides.written?.whole === false || (sides.host?.size ?? 0) > STREAM_ABOVE_BYTES)
+    return '; too large to merge'
+  const written = sides.written?.bytes
   if (
     base === undefined ||
     host === undefined ||

@@ -2,6 +2,7 @@ import { constants } from 'node:fs'
 import { copyFile, lstat, mkdir, open, rename, rm, rmdir, symlink, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import { errnoOf } from '../shared/errors.js'
+import { writeSparse } from '../shared/sparse-write.js'
 
 const createFlags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
 
@@ -16,7 +17,7 @@ export type Permissions = number | { executable: boolean }
 export async function replaceWithFile(
   target: string,
   temp: string,
-  content: Uint8Array | { copyOf: string },
+  content: Uint8Array | { copyOf: string } | { chunks: AsyncIterable<Uint8Array> },
   permissions: Permissions,
 ): Promise<void> {
   await removeLeftover(temp)
@@ -30,7 +31,8 @@ export async function replaceWithFile(
       createMode,
     )
     try {
-      if (!('copyOf' in content)) await handle.writeFile(content)
+      if ('chunks' in content) await writeSparse(handle, content.chunks)
+      else if (!('copyOf' in content)) await handle.writeFile(content)
       if (typeof permissions === 'number') await handle.chmod(permissions & 0o777)
       await handle.sync()
     } finally {
