@@ -37,7 +37,8 @@ describe('safe-coder CLI against the real daemon', () => {
       uid: 65534,
       gid: 65534,
     })
-    expect(result.exitCode).toBe(69)
+    // Exit 1 with a module error here means the checkout is not readable by uid 65534.
+    expect(result.exitCode, String(result.stderr)).toBe(69)
     expect(result.stdout).toMatch(/permission denied on \/var\/run\/docker\.sock \(EACCES\)/)
     expect(result.stdout).toMatch(/docker group/)
   })
