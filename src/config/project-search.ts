@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Stats } from 'node:fs'
 import { constants } from 'node:fs'
-import { lstat, open, realpath, type FileHandle } from 'node:fs/promises'
+import { access, lstat, open, realpath, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { errnoOf, SafeCoderError } from '../shared/errors.js'
 import { plantingRisks, type FileOwner } from './file-safety.js'
@@ -102,6 +102,9 @@ export async function readCandidate(
   } catch (error) {
     const errno = errnoOf(error)
     if (errno === 'ENOENT' || errno === 'ENOTDIR') return undefined
+    // A directory this user may not enter is the project's problem, not its config file's.
+    if ((errno === 'EACCES' || errno === 'EPERM') && !(await searchable(directory)))
+      throw directoryUnreadable(directory, errno, error)
     throw unreadable(file, errno, error)
   }
   let stats: Stats
@@ -154,6 +157,25 @@ async function exists(file: string): Promise<boolean> {
   } catch {
     return false
   }
+}
+
+async function searchable(directory: string): Promise<boolean> {
+  return access(directory, constants.X_OK).then(
+    () => true,
+    () => false,
+  )
+}
+
+function directoryUnreadable(directory: string, errno: string, cause: unknown): SafeCoderError {
+  return new SafeCoderError(
+    'COPY_FAILED',
+    `Cannot read the project directory ${directory} (${errno}): its files, and any config file in it, are out of reach.`,
+    {
+      hint: `Give yourself read and search permission on it (chmod u+rx ${JSON.stringify(directory)}), or run Safe Coder on another project.`,
+      cause,
+      data: { path: directory },
+    },
+  )
 }
 
 function unreadable(file: string, errno: string | undefined, cause: unknown): SafeCoderError {
