@@ -8,6 +8,10 @@ export default defineConfig({
           name: 'unit',
           include: ['test/**/*.test.ts'],
           exclude: ['test/integration/**', 'test/e2e/**'],
+          // Also hang detectors: next to a CPU-burning container and a gauntlet of five VMs, a
+          // unit test running a dozen syncs took over vitest's 5 s default.
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
         },
       },
       {
