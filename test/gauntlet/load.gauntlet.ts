@@ -220,10 +220,14 @@ suite('load', (backend) => {
       const gc = await w.gc()
       expect(gc.exitCode, show(gc)).toBe(0)
     },
-    // 50 tool calls and the answer are 51 model steps: above the default limit of 50.
+    // 50 tool calls and the answer are 51 model steps: above the default limit of 50. Ten VMs
+    // booting at once under TCG on two cores took over the 90 s boot timeout (a product default
+    // for one VM): here it is a hang guard, at its maximum.
     {
       timeoutMs: 1_200_000,
-      world: { userConfig: `[agent]\nmax_steps = ${SCALE.loadCalls + 10}\n` },
+      world: {
+        userConfig: `[agent]\nmax_steps = ${SCALE.loadCalls + 10}\n\n[vm]\nboot_timeout_s = 600\n`,
+      },
     },
   )
 })

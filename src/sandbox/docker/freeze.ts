@@ -17,7 +17,7 @@ export function containerFreezer(
   return {
     async freeze() {
       try {
-        await container.pause()
+        await pauseRetrying(container)
         return true
       } catch (error) {
         if (statusOf(error) === 404) return false
@@ -58,6 +58,31 @@ export function containerFreezer(
       )
     },
   }
+}
+
+/** Pauses before giving up on a freezer that did not settle in time. */
+const FREEZE_ATTEMPTS = 6
+
+/**
+ * `pause`, again when the runtime's freezer did not settle: runc gives up ("unable to freeze")
+ * when the cgroup does not report frozen in time — a process in the middle of a fork, or a
+ * machine so loaded the kernel is slow to stop them all — and leaves the container running, so
+ * another try is safe. Seen in CI next to a CPU-burning container and ten busy sessions.
+ */
+async function pauseRetrying(container: Docker.Container): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await container.pause()
+      return
+    } catch (error) {
+      if (attempt >= FREEZE_ATTEMPTS || !freezerUnsettled(error)) throw error
+      await sleep(100 * attempt)
+    }
+  }
+}
+
+function freezerUnsettled(error: unknown): boolean {
+  return statusOf(error) === 500 && /unable to freeze|freezer/i.test(engineMessage(error))
 }
 
 function freezeError(id: string, engine: 'docker' | 'podman', cause: unknown): SafeCoderError {
