@@ -36,7 +36,7 @@ export function containerFreezer(
     },
     async thaw() {
       let failure: unknown
-      for (let attempt = 0; attempt < 3; attempt++) {
+      for (let attempt = 0; attempt < FREEZE_ATTEMPTS; attempt++) {
         if (attempt > 0) await sleep(100 * attempt)
         try {
           await container.unpause()
