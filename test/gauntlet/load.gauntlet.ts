@@ -108,21 +108,27 @@ suite('load', (backend) => {
       )
       // The dashboard shows the other processes' sessions while they run (marked @).
       // Rows of watched sessions carry "@" and the project's name (p0 … p9).
+      // Watched for as long as the runs last (no fixed budget: ten TCG VMs next to a busy CPU
+      // took over 120 s to all come up); each one runs long enough to be seen.
       let watched = 0
       const distinct = new Set<string>()
-      const seen = tui
-        .waitFor((screen) => {
-          const rows = screen.split('\n').filter((l) => l.includes('@'))
-          for (const row of rows)
-            for (const m of row.matchAll(/\bp(\d+)\b/g)) distinct.add(m[1] ?? '')
-          watched = Math.max(watched, rows.length)
-          return distinct.size >= sessions
-        }, 120_000)
-        .then(
-          () => true,
-          () => false,
-        )
-      const results = await Promise.all(runs)
+      const allDone = Promise.all(runs)
+      const seen = Promise.race([
+        tui
+          .waitFor((screen) => {
+            const rows = screen.split('\n').filter((l) => l.includes('@'))
+            for (const row of rows)
+              for (const m of row.matchAll(/\bp(\d+)\b/g)) distinct.add(m[1] ?? '')
+            watched = Math.max(watched, rows.length)
+            return distinct.size >= sessions
+          }, 900_000)
+          .then(
+            () => true,
+            () => false,
+          ),
+        allDone.then(() => distinct.size >= sessions),
+      ])
+      const results = await allDone
       const seconds = (performance.now() - started) / 1000
       const sawThem = await seen
       c.note(
