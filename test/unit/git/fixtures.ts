@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { onTestFinished } from 'vitest'
@@ -43,4 +43,16 @@ export function lsTree(repo: AuditRepo, commit = 'HEAD'): Map<string, string> {
     if (match !== null) out.set(match[3] as string, `${match[1] as string} ${match[2] as string}`)
   }
   return out
+}
+
+/** A sparse file of `size` bytes (no disk) with a mark at both ends. */
+export async function sparseFile(file: string, size: number, mark: string): Promise<void> {
+  const handle = await open(file, 'w')
+  try {
+    await handle.write(Buffer.from(mark), 0, mark.length, 0)
+    await handle.write(Buffer.from(mark), 0, mark.length, size - mark.length)
+    await handle.truncate(size)
+  } finally {
+    await handle.close()
+  }
 }

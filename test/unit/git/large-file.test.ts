@@ -1,4 +1,3 @@
-import { open } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import {
@@ -8,21 +7,9 @@ import {
   manifestAt,
   snapshot,
 } from '../../../src/git/index.js'
-import { createRepo, git, lsTree, put } from './fixtures.js'
+import { createRepo, git, lsTree, put, sparseFile } from './fixtures.js'
 
 const GiB = 1024 ** 3
-
-/** A sparse file of `size` bytes (no disk) with a few marked bytes at both ends. */
-async function sparseFile(file: string, size: number, mark: string): Promise<void> {
-  const handle = await open(file, 'w')
-  try {
-    await handle.write(Buffer.from(mark), 0, mark.length, 0)
-    await handle.write(Buffer.from(mark), 0, mark.length, size - mark.length)
-    await handle.truncate(size)
-  } finally {
-    await handle.close()
-  }
-}
 
 describe('recording large files', () => {
   it('streams a file over 2 GiB into a blob git reads back, and diffs it by its size', async () => {

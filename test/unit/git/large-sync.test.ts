@@ -15,22 +15,10 @@ import { streamLooseBlob } from '../../../src/git/loose-stream.js'
 import { applySync, lockSyncProject, planSync } from '../../../src/workspace/sync.js'
 import { failure } from '../../helpers/failure.js'
 import { tempDir } from '../workspace/fixtures.js'
-import { createRepo, git, put } from './fixtures.js'
+import { createRepo, git, put, sparseFile } from './fixtures.js'
 
 const GiB = 1024 ** 3
 const MiB = 1024 ** 2
-
-/** A sparse file of `size` bytes (no disk) with a mark at both ends. */
-async function sparseFile(file: string, size: number, mark: string): Promise<void> {
-  const handle = await open(file, 'w')
-  try {
-    await handle.write(Buffer.from(mark), 0, mark.length, 0)
-    await handle.write(Buffer.from(mark), 0, mark.length, size - mark.length)
-    await handle.truncate(size)
-  } finally {
-    await handle.close()
-  }
-}
 
 /** A session whose HEAD adds `big.bin` to a project holding `small.txt`, ready to sync. */
 async function sessionWithLargeFile(size: number, cap = 3 * GiB) {
