@@ -8,7 +8,7 @@ import type { ChatModel } from '../agent/types.js'
 import { createBus, type Bus } from '../bus/bus.js'
 import type { EventMap } from '../bus/events.js'
 import type { Config } from '../config/index.js'
-import { selectBackend, selectSessionBackend, type ProbeResult } from '../sandbox/index.js'
+import { selectBackend, selectSessionBackend } from '../sandbox/index.js'
 import type { SandboxBackend } from '../sandbox/types.js'
 import type { AgentSettings } from '../session/agent-session.js'
 import { SessionManager } from '../session/manager.js'
@@ -21,8 +21,7 @@ import {
   type NetworkOptions,
 } from './options.js'
 import { resolveNetworkPolicy } from '../session/network.js'
-import type { NetworkPolicy } from '../network/types.js'
-import { println } from './context.js'
+import { warnDegraded, warnOpenNetwork } from './warnings.js'
 import { openSessionContext, sessionProjectDir, type SessionContext } from './session-context.js'
 
 /** Options of the commands that run the agent (`chat`, `run`). */
@@ -187,19 +186,4 @@ export async function agentProjectDirs(
 /** The one --path of `run` and `chat` (the dashboard takes several). */
 export function singlePath(value: string | string[] | undefined): string {
   return (Array.isArray(value) ? value[0] : value) ?? '.'
-}
-
-/** A backend weaker than its name (a microVM under TCG) runs only when asked for, and says so. */
-export function warnDegraded(ctx: CliContext, probe: ProbeResult): void {
-  if (probe.degraded === undefined) return
-  println(ctx.stderr, `safe-coder: WARNING: ${probe.degraded}.`)
-}
-
-/** `open` is available but never quiet. */
-export function warnOpenNetwork(ctx: CliContext, policy: NetworkPolicy): void {
-  if (policy.mode !== 'open') return
-  println(
-    ctx.stderr,
-    'safe-coder: WARNING: the sandbox has an OPEN network: anything inside it can reach the internet and your local network. Use --network allowlist --allow-host HOST to limit it.',
-  )
 }

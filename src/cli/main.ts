@@ -6,8 +6,16 @@ import type { CliContext } from './context.js'
 import { exitCodes } from './exit-codes.js'
 import { registerCommands, type SetStatus } from './commands/index.js'
 
-/** The whole command tree; each command's action reports its exit status to `setStatus`. */
-export function createProgram(ctx: CliContext, setStatus: SetStatus): Command {
+/**
+ * The command tree; each command's action reports its exit status to `setStatus`. With `argv`,
+ * only the module of the command it names is loaded (the rest are listed for help); without,
+ * the whole tree.
+ */
+export async function createProgram(
+  ctx: CliContext,
+  setStatus: SetStatus,
+  argv?: readonly string[],
+): Promise<Command> {
   const program = new Command('safe-coder')
     .description('An AI coding assistant whose agent only ever runs inside an isolated sandbox.')
     .version(VERSION, '-V, --version')
@@ -17,17 +25,21 @@ export function createProgram(ctx: CliContext, setStatus: SetStatus): Command {
       writeErr: (s) => ctx.stderr.write(s),
     })
     .exitOverride()
-  registerCommands(program, ctx, setStatus)
+  await registerCommands(program, ctx, setStatus, argv)
   return program
 }
 
 /** The composition root: argv → command → exit status. The only place that exits. */
 export async function main(argv: string[], ctx: CliContext): Promise<number> {
   let status = 0
-  const program = createProgram(ctx, (code) => {
-    status = code
-  })
   try {
+    const program = await createProgram(
+      ctx,
+      (code) => {
+        status = code
+      },
+      argv,
+    )
     await program.parseAsync(argv, { from: 'user' })
     return status
   } catch (error) {

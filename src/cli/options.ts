@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander'
-import { loadConfig, type LoadedConfig } from '../config/index.js'
+import type { LoadedConfig } from '../config/index.js'
 import { println, type CliContext } from './context.js'
 
 /** Options every sandbox-using command takes. */
@@ -35,12 +35,14 @@ export async function loadCommandConfig(
 }
 
 /** `loadCommandConfig` without printing (where stderr belongs to a full-screen dashboard). */
-export function readCommandConfig(
+export async function readCommandConfig(
   ctx: CliContext,
   options: CommonOptions,
   extraFlags: Record<string, { value: unknown; flag: string }> = {},
   projectDir?: string,
 ): Promise<LoadedConfig> {
+  // Loaded when a command first reads its configuration, not when its options are declared.
+  const { loadConfig } = await import('../config/index.js')
   const flags: Record<string, { value: unknown; flag: string }> = { ...extraFlags }
   if (options.backend !== undefined)
     flags['isolation.backend'] = { value: options.backend, flag: '--backend' }

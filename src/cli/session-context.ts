@@ -1,6 +1,7 @@
 import path from 'node:path'
 import { combineConfigs, stricterKeys, type Config } from '../config/index.js'
-import { auditRepo, incompleteSession, type TrackingOptions } from '../session/workspace-session.js'
+import { auditRepo, incompleteSession } from '../session/history.js'
+import type { TrackingOptions } from '../session/workspace-session.js'
 import { SessionStore } from '../session/store.js'
 import type { AuditRepo } from '../git/index.js'
 import { SafeCoderError } from '../shared/errors.js'

@@ -40,7 +40,8 @@ export {
   type RepoLocation,
 } from './log.js'
 export { revertCommit, type RevertOptions, type RevertResult } from './revert.js'
-export { changedPaths, gitSyncSource } from './sync-source.js'
+export { changedPaths } from './changed-paths.js'
+export { gitSyncSource } from './sync-source.js'
 
 // Every session records into its own gitdir; reopening one keeps its history.
 /**

@@ -1,12 +1,14 @@
 import { existsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
+// The disk helpers and the key name only, not the engines behind sandbox/index.ts: reading a
+// session's history must not load an engine client.
 import {
-  DOCKER_DISK_KEY,
   attachWorkspaceDisk,
   createWorkspaceDisk,
   detachWorkspaceDisk,
-  type SandboxBackend,
-} from '../sandbox/index.js'
+} from '../sandbox/disk/index.js'
+import { DOCKER_DISK_KEY } from '../sandbox/docker/options.js'
+import type { SandboxBackend } from '../sandbox/types.js'
 import { SafeCoderError, errnoOf, isSafeCoderError } from '../shared/errors.js'
 import type { SessionPaths } from './paths.js'
 

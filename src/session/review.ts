@@ -14,7 +14,8 @@ import { riskFlagsOf } from '../workspace/sync-risk.js'
 import type { FileDiffView, RevertTarget, TimelineCommit } from './client.js'
 import { sandboxLeft } from './left-sandboxes.js'
 import type { SessionStore } from './store.js'
-import { auditRepo, type TrackingOptions } from './workspace-session.js'
+import { auditRepo } from './history.js'
+import type { TrackingOptions } from './workspace-session.js'
 
 /** Review of a session as plain data, for the dashboard and any other front end. */
 export interface ReviewContext {

@@ -19,7 +19,8 @@ import {
 import { isSessionId, projectsDir } from './paths.js'
 import type { SessionRecord } from './record.js'
 import type { SessionStore } from './store.js'
-import { auditRepo, incompleteSession, type TrackingOptions } from './workspace-session.js'
+import { auditRepo, incompleteSession } from './history.js'
+import type { TrackingOptions } from './workspace-session.js'
 
 /**
  * Sync-back of a session, for every front end (the `sync` command, the REPL, the dashboard).

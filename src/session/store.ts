@@ -103,12 +103,21 @@ export class SessionStore {
     }
     const sessions: SessionRecord[] = []
     const damaged: { id: string; message: string }[] = []
-    for (const name of names.filter(isSessionId).sort().reverse()) {
-      try {
-        sessions.push(await this.read(name))
-      } catch (error) {
-        damaged.push({ id: name, message: error instanceof Error ? error.message : String(error) })
-      }
+    const ids = names.filter(isSessionId).sort().reverse()
+    // Read a batch at a time: a store of thousands of sessions must not run out of descriptors.
+    for (let i = 0; i < ids.length; i += 64) {
+      const batch = ids.slice(i, i + 64)
+      const read = await Promise.allSettled(batch.map((id) => this.read(id)))
+      read.forEach((outcome, j) => {
+        if (outcome.status === 'fulfilled') sessions.push(outcome.value)
+        else {
+          const error: unknown = outcome.reason
+          damaged.push({
+            id: batch[j] ?? '',
+            message: error instanceof Error ? error.message : String(error),
+          })
+        }
+      })
     }
     return { sessions, damaged }
   }

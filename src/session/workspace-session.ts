@@ -7,7 +7,8 @@ import { sandboxNetwork } from './network.js'
 import type { NetworkPolicy } from '../network/types.js'
 import type { BackendKind, SandboxBackend, ExecIO, ExecResult } from '../sandbox/types.js'
 import { NO_SPACE, describeDiskFull } from '../sandbox/index.js'
-import { commitChanges, initAuditRepo, snapshot, type AuditRepo } from '../git/index.js'
+import { commitChanges, snapshot } from '../git/index.js'
+import { auditRepo, incompleteSession } from './history.js'
 import { SafeCoderError, isSafeCoderError } from '../shared/errors.js'
 import { oneLine } from '../shared/format.js'
 import { createId } from '../shared/ids.js'
@@ -32,28 +33,7 @@ export interface TrackingOptions {
   exclude: string[]
 }
 
-/** The audit repository of a session, with its mirror mounted when it lives on a disk. */
-export async function auditRepo(
-  store: SessionStore,
-  id: string,
-  maxFileBytes: number,
-): Promise<AuditRepo> {
-  const paths = store.paths(id)
-  await openMirror(paths)
-  return initAuditRepo({ gitdir: paths.gitdir, workDir: paths.work, maxFileBytes })
-}
-
-/** A session whose copy-in never finished: it has no snapshot, so no history to show or resume. */
-export function incompleteSession(id: string): SafeCoderError {
-  return new SafeCoderError(
-    'NOT_FOUND',
-    `Session ${id} never finished copying the project in (it was interrupted, or is still copying), so it has no snapshot or history yet.`,
-    {
-      hint: `If no Safe Coder process is copying it right now, discard it (safe-coder discard ${id} --yes) and start a new session; the project itself was never changed.`,
-      data: { sessionId: id },
-    },
-  )
-}
+export { auditRepo, incompleteSession } from './history.js'
 
 /**
  * A new session for a project: its folder, the copy-in, commit 0 and the base manifest. The

@@ -15,7 +15,7 @@ import {
 } from '../options.js'
 import { resolveNetworkPolicy } from '../../session/network.js'
 import { boundedForward, readerBackpressure } from '../bounded-output.js'
-import { warnDegraded, warnOpenNetwork } from '../agent-setup.js'
+import { warnDegraded, warnOpenNetwork } from '../warnings.js'
 import { openSessionContext, sessionProjectDir } from '../session-context.js'
 import type { RegisterCommand } from './index.js'
 

@@ -1,6 +1,6 @@
 import { selectSessionBackend } from '../../sandbox/index.js'
 import { resumeSession } from '../../session/workspace-session.js'
-import { warnDegraded } from '../agent-setup.js'
+import { warnDegraded } from '../warnings.js'
 import { println } from '../context.js'
 import { withCommonOptions, type CommonOptions } from '../options.js'
 import { openSessionContext, sessionProjectDir } from '../session-context.js'

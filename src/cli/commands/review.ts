@@ -7,12 +7,8 @@ import {
   formatUnifiedDiff,
   readLog,
 } from '../../git/index.js'
-import { placedBackend } from '../../sandbox/index.js'
-import { revertInSession } from '../../session/review.js'
-import { reclaimSession } from '../../session/workspace-session.js'
 import { readConnections } from '../../session/network.js'
 import { formatBytes, formatDuration } from '../../shared/format.js'
-import { acquireSessionLock } from '../../session/lock.js'
 import type { Command } from 'commander'
 import { isTerminal, println } from '../context.js'
 import { splitAtDoubleDash } from '../double-dash.js'
@@ -125,6 +121,14 @@ export const registerReview: RegisterCommand = (program, ctx) => {
     .argument('[paths...]', 'only these files (after --)')
     .usage('[options] <session> <commit> [-- paths...]')
     .action(async (id: string, commit: string, paths: string[], options: CommonOptions) => {
+      // Only revert touches the sandbox and the mirror: log and diff never load the engine.
+      const [{ placedBackend }, { revertInSession }, { reclaimSession }, { acquireSessionLock }] =
+        await Promise.all([
+          import('../../sandbox/index.js'),
+          import('../../session/review.js'),
+          import('../../session/workspace-session.js'),
+          import('../../session/lock.js'),
+        ])
       const session = await openSessionContext(ctx, options)
       await session.store.read(id)
       const lock = await acquireSessionLock(session.store.paths(id).lockFile, id)

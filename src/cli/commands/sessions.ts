@@ -1,40 +1,19 @@
-import { changedPaths, headCommit } from '../../git/index.js'
-import { isProcessAlive } from '../../shared/process-alive.js'
+import { listSessions } from '../../session/listing.js'
+import { SessionStore } from '../../session/store.js'
 import { println } from '../context.js'
-import { withCommonOptions, type CommonOptions } from '../options.js'
-import { openSessionContext } from '../session-context.js'
+import { openStateDir } from '../state-dir.js'
 import type { RegisterCommand } from './index.js'
 
 /** `safe-coder sessions`: every session, what it holds, and whether its work is synced. */
 export const registerSessions: RegisterCommand = (program, ctx) => {
-  withCommonOptions(program.command('sessions'))
+  program
+    .command('sessions')
     .description('list sessions: status, backend, project, commits, changed files, unsynced work')
     .option('--json', 'print as JSON')
-    .action(async (options: CommonOptions & { json?: boolean }) => {
-      const session = await openSessionContext(ctx, options)
-      const { sessions, damaged } = await session.store.list()
-      const rows = await Promise.all(
-        sessions.map(async (record) => {
-          let head: string | undefined
-          let changed: number | undefined
-          try {
-            const repo = await session.repo(record.id)
-            head = await headCommit(repo)
-            changed =
-              record.baseCommit === undefined
-                ? 0
-                : (await changedPaths(repo, record.baseCommit, head)).length
-          } catch {
-            // A session whose history cannot be read is still listed; `log` says why.
-          }
-          const ownerAlive = record.status === 'active' && isProcessAlive(record.ownerPid)
-          // An "active" session whose process died was interrupted: it is stopped, its work kept.
-          const status = record.status === 'active' && !ownerAlive ? 'stopped' : record.status
-          const unsynced =
-            head !== undefined && head !== record.baseCommit && head !== record.syncedCommit
-          return { ...record, status, head, changedFiles: changed, unsynced, ownerAlive }
-        }),
-      )
+    .action(async (options: { json?: boolean }) => {
+      // Listing reads only the store and the histories: no configuration, no engine.
+      const store = new SessionStore(await openStateDir(ctx.env))
+      const { sessions: rows, damaged } = await listSessions(store)
       if (options.json === true) {
         println(ctx.stdout, JSON.stringify({ sessions: rows, damaged }, null, 2))
         return

@@ -70,7 +70,7 @@ async function sourceFiles(dir: string): Promise<string[]> {
     .map((entry) => path.join(entry.parentPath, entry.name))
 }
 
-function realProgram(): Command {
+function realProgram(): Promise<Command> {
   const ctx = {
     cwd: root,
     env: {},
@@ -83,7 +83,7 @@ function realProgram(): Command {
 
 describe('commands named in messages', () => {
   it('exist, with the options they are given, in every message under src/ and in the docs', async () => {
-    const program = realProgram()
+    const program = await realProgram()
     const problems: string[] = []
     let checked = 0
     const files = [
@@ -105,8 +105,8 @@ describe('commands named in messages', () => {
     expect(checked).toBeGreaterThan(100)
   })
 
-  it('reads mentions the way hints write them, and catches a wrong one', () => {
-    const program = realProgram()
+  it('reads mentions the way hints write them, and catches a wrong one', async () => {
+    const program = await realProgram()
     const text =
       'Recover it first (`safe-coder sync --recover`): or run safe-coder exec --session ${id} -- ls, ' +
       'see `safe-coder config show|init`, held by safe-coder process 12, try safe-coder nope.'
