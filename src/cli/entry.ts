@@ -1,5 +1,5 @@
 import { drained } from './bounded-output.js'
-import { main } from './main.js'
+import { VERSION } from '../shared/version.js'
 
 /** Process glue: signals → AbortSignal, status → exit code. */
 async function run(): Promise<void> {
@@ -20,6 +20,8 @@ async function run(): Promise<void> {
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  // Loaded here, not above: `--version` below needs none of it.
+  const { main } = await import('./main.js')
   const status = await main(process.argv.slice(2), {
     cwd: process.cwd(),
     env: process.env,
@@ -36,4 +38,8 @@ async function run(): Promise<void> {
   setTimeout(() => process.exit(status), 2000).unref()
 }
 
-await run()
+// `--version` alone is answered before anything else loads (as commander would answer it).
+const argv = process.argv.slice(2)
+if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V'))
+  process.stdout.write(`${VERSION}\n`)
+else await run()

@@ -5,7 +5,7 @@ import { SafeCoderError, errnoOf } from '../shared/errors.js'
 import { createId } from '../shared/ids.js'
 import { writeFileAtomic } from '../shared/durable-file.js'
 import { isSessionId, sessionPaths, sessionsDir, type SessionPaths } from './paths.js'
-import { sessionRecordSchema, type SessionRecord } from './record.js'
+import { parseSessionRecord, type SessionRecord } from './record.js'
 
 /** The sessions under one state directory: session.json files written atomically, events appended. */
 export class SessionStore {
@@ -64,17 +64,17 @@ export class SessionStore {
       }
       throw error
     }
-    const parsed = sessionRecordSchema.safeParse(safeJson(text))
-    if (!parsed.success) {
+    const parsed = parseSessionRecord(safeJson(text))
+    if (!parsed.ok) {
       throw new SafeCoderError(
         'INTERNAL',
-        `Session file ${paths.sessionFile} is damaged: ${parsed.error.issues[0]?.message ?? 'invalid'}.`,
+        `Session file ${paths.sessionFile} is damaged: ${parsed.message}.`,
         {
           hint: `Its work is still in ${paths.work} and its history in ${paths.gitdir}.`,
         },
       )
     }
-    return parsed.data
+    return parsed.record
   }
 
   /** Replaces session.json atomically, stamping updatedAt. */
