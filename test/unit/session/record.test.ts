@@ -21,8 +21,11 @@ const good = {
 describe('session.json', () => {
   it('reads a whole record, and one with only the required fields', () => {
     expect(parseSessionRecord(good)).toEqual({ ok: true, record: good })
-    const { engine, baseCommit, network, usage, ...required } = good
-    void [engine, baseCommit, network, usage]
+    const required = Object.fromEntries(
+      Object.entries(good).filter(
+        ([key]) => !['engine', 'baseCommit', 'network', 'usage'].includes(key),
+      ),
+    )
     expect(parseSessionRecord(required)).toEqual({ ok: true, record: required })
   })
 
@@ -34,9 +37,8 @@ describe('session.json', () => {
     const wrong = (change: Record<string, unknown>) => parseSessionRecord({ ...good, ...change })
     expect(wrong({ version: 2 })).toEqual({ ok: false, message: '"version" must be one of 1' })
     expect(wrong({ id: undefined })).toEqual({ ok: false, message: '"id" must be a string' })
-    expect(wrong({ status: 'running' })).toMatchObject({
-      message: expect.stringContaining('"status" must be one of "active"'),
-    })
+    const status = wrong({ status: 'running' })
+    expect(status.ok ? '' : status.message).toMatch(/^"status" must be one of "active"/)
     expect(wrong({ commits: -1 })).toEqual({
       ok: false,
       message: '"commits" must be a whole number ≥ 0',
