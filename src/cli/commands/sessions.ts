@@ -36,7 +36,7 @@ export const registerSessions: RegisterCommand = (program, ctx) => {
         }),
       )
       if (options.json === true) {
-        println(ctx.stdout, JSON.stringify({ sessions: rows, damaged }, null, 2))
+        println(ctx.stdout, JSON.stringify({ version: 1, sessions: rows, damaged }, null, 2))
         return
       }
       if (rows.length === 0 && damaged.length === 0) {
