@@ -22,35 +22,32 @@ export function hasDoubleDash(command: Command): boolean {
 }
 
 /**
- * The command a user gave to `exec` (or another command taking a command line): it must follow
- * `--`, so that its own options (`ls -la`) are never read as ours. `before` are the operands
- * before `--`, `after` those after it, `dashed` whether there was a `--` at all.
+ * The command line given to `exec`: it must follow `--`, so that its own options (`ls -la`) are
+ * never read as ours. `before` are the operands before `--`, `after` those after it, `dashed`
+ * whether there was a `--` at all.
  */
-export function commandAfterDoubleDash(
-  name: string,
-  split: { before: string[]; after: string[]; dashed: boolean },
-): string[] {
+export function execCommandLine(split: {
+  before: string[]
+  after: string[]
+  dashed: boolean
+}): string[] {
   const { before, after, dashed } = split
   if (!dashed) {
     const shown = before.map(quoteArg).join(' ')
-    throw new SafeCoderError(
-      'USAGE',
-      `put the command after \`--\`: safe-coder ${name} -- ${shown}`,
-      {
-        hint: `Everything after \`--\` is the command, so its own options never mix with safe-coder's.`,
-      },
-    )
+    throw new SafeCoderError('USAGE', `put the command after \`--\`: safe-coder exec -- ${shown}`, {
+      hint: `Everything after \`--\` is the command, so its own options never mix with safe-coder's.`,
+    })
   }
   const stray = before[0]
   if (stray !== undefined) {
     const what = stray.startsWith('-') ? `unknown option ${stray}` : `unexpected ${quoteArg(stray)}`
-    throw new SafeCoderError('USAGE', `${name}: ${what} before \`--\`.`, {
-      hint: `Options of safe-coder ${name} go before \`--\`, the command after it; see safe-coder ${name} --help.`,
+    throw new SafeCoderError('USAGE', `exec: ${what} before \`--\`.`, {
+      hint: `Options of safe-coder exec go before \`--\`, the command after it; see safe-coder exec --help.`,
     })
   }
   if (after.length === 0) {
-    throw new SafeCoderError('USAGE', `${name}: no command after \`--\`.`, {
-      hint: `For example: safe-coder ${name} -- ls -la`,
+    throw new SafeCoderError('USAGE', `exec: no command after \`--\`.`, {
+      hint: `For example: safe-coder exec -- ls -la`,
     })
   }
   return after

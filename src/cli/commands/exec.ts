@@ -17,7 +17,7 @@ import { resolveNetworkPolicy } from '../../session/network.js'
 import { boundedForward, readerBackpressure } from '../bounded-output.js'
 import { warnDegraded, warnOpenNetwork } from '../agent-setup.js'
 import { openSessionContext, sessionProjectDir } from '../session-context.js'
-import { commandAfterDoubleDash, hasDoubleDash, splitAtDoubleDash } from '../double-dash.js'
+import { execCommandLine, hasDoubleDash, splitAtDoubleDash } from '../double-dash.js'
 import type { RegisterCommand } from './index.js'
 
 interface ExecOptions extends CommonOptions, NetworkOptions {
@@ -58,7 +58,7 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
     )
     .action(async (operands: string[], options: ExecOptions, command: Command) => {
       const split = splitAtDoubleDash(command, operands)
-      const argv = commandAfterDoubleDash('exec', { ...split, dashed: hasDoubleDash(command) })
+      const argv = execCommandLine({ ...split, dashed: hasDoubleDash(command) })
       const projectOption = pathOption(options)
       // Configuration follows the project: -p DIR's own file, or the session's project's.
       const projectDir =
