@@ -1,9 +1,8 @@
 import { headCommit } from '../../git/index.js'
 import { placedBackend } from '../../sandbox/index.js'
-import type { SandboxBackend } from '../../sandbox/types.js'
-import { discardSessions } from '../../session/discard-many.js'
+import { discardSessions, oneBackendPerEngine, pickSessions } from '../../session/discard-many.js'
 import type { SessionRecord } from '../../session/record.js'
-import { failedFilters, hasFilter, type SessionFilter } from '../../session/session-filter.js'
+import { hasFilter, type SessionFilter } from '../../session/session-filter.js'
 import { acquireSessionLock } from '../../session/lock.js'
 import {
   defaultLockWaitMs,
@@ -187,34 +186,21 @@ export const registerDiscard: RegisterCommand = (program, ctx, setStatus) => {
         if (info.hint !== undefined) println(ctx.stderr, `  hint: ${info.hint}`)
         failedStatus ??= exitCodes[info.code]
       }
-      const picked: SessionRecord[] = []
-      const now = Date.now()
       const named = ids.length > 0
-      const candidates = named
-        ? await Promise.all(
-            [...new Set(ids)].map((id) =>
-              session.store.read(id).catch((error: unknown) => {
-                fail(id, error)
-                return undefined
-              }),
-            ),
-          )
-        : (await session.store.list()).sessions
-      for (const record of candidates) {
-        if (record === undefined || record.status === 'discarded') continue
-        if (hasFilter(filter)) {
-          const head = await session
-            .repo(record.id)
+      const { picked, kept, unreadable } = await pickSessions({
+        store: session.store,
+        ids,
+        filter,
+        headOf: (id) =>
+          session
+            .repo(id)
             .then(headCommit)
-            .catch(() => undefined)
-          const failed = failedFilters({ record, head }, filter, now)
-          if (failed.length > 0) {
-            if (named) say(`kept ${record.id}: it does not match ${failed.join(', ')}`)
-            continue
-          }
-        }
-        picked.push(record)
-      }
+            .catch(() => undefined),
+        now: Date.now(),
+      })
+      for (const { id, error } of unreadable) fail(id, error)
+      // Every session of the store that a filter rules out is not news; a named one is.
+      if (named) for (const k of kept) say(`kept ${k.id}: it does not match ${k.failed.join(', ')}`)
       if (options.dryRun === true) {
         for (const r of picked) println(ctx.stdout, `would discard session ${r.id}${describe(r)}`)
         say(`${count(picked.length)} would be discarded`)
@@ -228,18 +214,9 @@ export const registerDiscard: RegisterCommand = (program, ctx, setStatus) => {
           { hint: 'Add --yes to confirm, or --dry-run to list them first.' },
         )
       } else {
-        const byRecord = new Map(picked.map((r) => [r.id, r]))
-        // One backend object per engine, shared by every session placed on it.
-        const backends = new Map<string, SandboxBackend>()
-        const backendFor = (id: string): SandboxBackend => {
-          const record = byRecord.get(id) as SessionRecord
-          const key = `${record.backend} ${record.engine ?? ''}`
-          const known = backends.get(key)
-          if (known !== undefined) return known
-          const made = placedBackend(record, session.config, ctx.env)
-          backends.set(key, made)
-          return made
-        }
+        const backendFor = oneBackendPerEngine(picked, (record) =>
+          placedBackend(record, session.config, ctx.env),
+        )
         const progress = isTerminal(ctx.stderr) && picked.length > 1
         let done = 0
         let discarded = 0
