@@ -220,6 +220,7 @@ export const registerDiscard: RegisterCommand = (program, ctx, setStatus) => {
         const progress = isTerminal(ctx.stderr) && picked.length > 1
         let done = 0
         let discarded = 0
+        if (progress) ctx.stderr.write(`discarding 0/${picked.length}`)
         await discardSessions({
           store: session.store,
           ids: picked.map((r) => r.id),
