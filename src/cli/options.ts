@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander'
 import type { LoadedConfig } from '../config/index.js'
+import { SafeCoderError } from '../shared/errors.js'
 import { println, type CliContext } from './context.js'
 
 /** Options every sandbox-using command takes. */
@@ -81,4 +82,29 @@ export function withNetworkOptions(command: Command): Command {
       'let the sandbox reach this host through the logging proxy (repeatable; HOST, HOST:PORT, *.DOMAIN, preset:npm)',
       (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
     )
+}
+
+const durationUnits: Record<string, number> = {
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+}
+
+/**
+ * A duration option's value in milliseconds: a whole number and a unit, `30m`, `12h`, `7d`
+ * (also `s` and `w`). A bare number is refused: minutes and days are both plausible.
+ */
+export function parseDuration(value: string, option: string): number {
+  const match = /^(\d{1,9})([smhdw])$/.exec(value.trim())
+  const unit = match?.[2] === undefined ? undefined : durationUnits[match[2]]
+  if (match?.[1] === undefined || unit === undefined) {
+    throw new SafeCoderError(
+      'USAGE',
+      `${option} takes a duration such as 7d, 12h or 30m, got ${JSON.stringify(value)}.`,
+      { hint: `For example: ${option} 7d (units: s, m, h, d, w).` },
+    )
+  }
+  return Number(match[1]) * unit
 }

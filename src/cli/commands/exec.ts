@@ -1,5 +1,5 @@
 import path from 'node:path'
-import { Option } from 'commander'
+import { Option, type Command } from 'commander'
 import { createBus } from '../../bus/bus.js'
 import type { EventMap } from '../../bus/events.js'
 import { selectBackend, selectSessionBackend } from '../../sandbox/index.js'
@@ -17,13 +17,17 @@ import { resolveNetworkPolicy } from '../../session/network.js'
 import { boundedForward, readerBackpressure } from '../bounded-output.js'
 import { warnDegraded, warnOpenNetwork } from '../warnings.js'
 import { openSessionContext, sessionProjectDir } from '../session-context.js'
+import { execCommandLine, hasDoubleDash, splitAtDoubleDash } from '../double-dash.js'
 import type { RegisterCommand } from './index.js'
 
 interface ExecOptions extends CommonOptions, NetworkOptions {
   session?: string
+  path?: string
+  /** The old name of --path, kept hidden so scripts that use it go on working. */
   project?: string
   timeout?: number
   quiet?: boolean
+  json?: boolean
 }
 
 /**
@@ -36,20 +40,30 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
     .description(
       'run a command in a session sandbox and record what it changed (the project is not modified)',
     )
-    .argument('<command...>', 'the command and its arguments (put them after --)')
+    .argument('<command...>', 'the command and its arguments, after --')
+    // `exec ls -la` must reach the action to be told about `--`, not fail on "unknown option".
+    .allowUnknownOption()
     .option('-s, --session <id>', 'run in this existing session instead of a new one')
-    .option('-p, --project <dir>', 'the project to copy into a new session', '.')
+    .option('-p, --path <dir>', 'the project to copy into a new session (default: .)')
+    .addOption(new Option('--project <dir>').hideHelp())
     .addOption(
       new Option('-t, --timeout <seconds>', 'kill the command after this many seconds').argParser(
         parsePositive,
       ),
     )
     .option('-q, --quiet', "print only the command's own output")
-    .action(async (argv: string[], options: ExecOptions) => {
+    .option(
+      '--json',
+      "print the outcome as one JSON object on stdout (the command's stdout then goes to stderr)",
+    )
+    .action(async (operands: string[], options: ExecOptions, command: Command) => {
+      const split = splitAtDoubleDash(command, operands)
+      const argv = execCommandLine({ ...split, dashed: hasDoubleDash(command) })
+      const projectOption = pathOption(options)
       // Configuration follows the project: -p DIR's own file, or the session's project's.
       const projectDir =
         options.session === undefined
-          ? path.resolve(ctx.cwd, options.project ?? '.')
+          ? path.resolve(ctx.cwd, projectOption ?? '.')
           : await sessionProjectDir(ctx, options.session)
       const session = await openSessionContext(ctx, options, {}, [projectDir])
       const note = (line: string): void => {
@@ -87,8 +101,14 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
         )
         for (const s of copied.skipped) note(`  skipped ${s.path}: ${s.reason}`)
       }
-      const out = boundedForward(ctx.stdout)
+      // With --json, stdout holds the JSON alone: the command's output goes to stderr.
+      const out = boundedForward(options.json === true ? ctx.stderr : ctx.stdout)
       const err = boundedForward(ctx.stderr)
+      const bus = createBus<EventMap>({ backlog: 0 })
+      let changed: string[] = []
+      bus.on('git.committed', (e) => {
+        changed = e.changed.map((c) => c.path)
+      })
       // Piped or redirected input reaches the command, as with `docker exec -i`; a terminal's
       // does not (the command would wait on keys the user does not know it wants).
       const input = ctx.stdin ?? process.stdin
@@ -108,7 +128,7 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
         },
         signal: ctx.signal,
         // Dashboards in other processes watch the command through the session's event socket.
-        bus: createBus<EventMap>({ backlog: 0 }),
+        bus,
         network,
         onProgress: (step, detail) => {
           note(`${step}${detail === undefined ? '' : `: ${detail}`}`)
@@ -137,8 +157,49 @@ export const registerExec: RegisterCommand = (program, ctx, setStatus) => {
           `${formatBytes(unshown)} of the command's output was not shown: its reader fell more than 16 MiB behind or closed the pipe`,
         )
       note(`session ${id} (review: safe-coder diff ${id}; apply: safe-coder sync ${id})`)
-      setStatus(result.timedOut ? 124 : result.aborted ? 130 : (result.exitCode ?? 1))
+      const status = result.timedOut ? 124 : result.aborted ? 130 : (result.exitCode ?? 1)
+      if (options.json === true) {
+        const outcome: ExecOutcome = {
+          version: 1,
+          session: id,
+          commit: commit?.id ?? null,
+          exitCode: result.exitCode ?? null,
+          timedOut: result.timedOut,
+          changed,
+          durationMs: Math.round(result.durationMs),
+        }
+        println(ctx.stdout, JSON.stringify(outcome))
+      }
+      setStatus(status)
     })
+}
+
+/** `exec --json`: what a script needs to go on (review, sync, or discard the session). */
+export interface ExecOutcome {
+  /** Bumped when a field changes meaning or goes away. */
+  version: 1
+  session: string
+  /** The commit recording the command's changes; null when it changed nothing. */
+  commit: string | null
+  /** The command's exit status; null when it was killed (timeout, cancel) before exiting. */
+  exitCode: number | null
+  timedOut: boolean
+  /** Paths the command changed, relative to the project. */
+  changed: string[]
+  durationMs: number
+}
+
+/** -p/--path, or the hidden old --project; both is fine only when they agree. */
+function pathOption(options: ExecOptions): string | undefined {
+  const { path: given, project } = options
+  if (given !== undefined && project !== undefined && given !== project) {
+    throw new SafeCoderError(
+      'USAGE',
+      `--path ${given} and --project ${project} name different projects.`,
+      { hint: '--project is the old name of --path: give only --path.' },
+    )
+  }
+  return given ?? project
 }
 
 /** The input as bytes (a stream switched to text by someone else is encoded back). */

@@ -85,7 +85,10 @@ export const commandModules: readonly CommandModule[] = [
   },
   {
     commands: [
-      ['discard', "delete a session's sandbox, copy and history (asks first unless --yes)"],
+      [
+        'discard',
+        "delete sessions' sandboxes, copies and histories (asks first unless --yes or --dry-run)",
+      ],
     ],
     load: async () => (await import('./sync.js')).registerDiscard,
   },

@@ -15,7 +15,7 @@ export const registerSessions: RegisterCommand = (program, ctx) => {
       const store = new SessionStore(await openStateDir(ctx.env))
       const { sessions: rows, damaged } = await listSessions(store)
       if (options.json === true) {
-        println(ctx.stdout, JSON.stringify({ sessions: rows, damaged }, null, 2))
+        println(ctx.stdout, JSON.stringify({ version: 1, sessions: rows, damaged }, null, 2))
         return
       }
       if (rows.length === 0 && damaged.length === 0) {

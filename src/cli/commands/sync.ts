@@ -1,17 +1,20 @@
+import { headCommit } from '../../git/index.js'
 import { placedBackend } from '../../sandbox/index.js'
+import { discardSessions, oneBackendPerEngine, pickSessions } from '../../session/discard-many.js'
+import type { SessionRecord } from '../../session/record.js'
+import { hasFilter, type SessionFilter } from '../../session/session-filter.js'
 import { acquireSessionLock } from '../../session/lock.js'
-import { discardSession } from '../../session/workspace-session.js'
 import {
   defaultLockWaitMs,
   syncSession,
   undoSessionSync,
   type SessionSyncContext,
 } from '../../session/session-sync.js'
-import { SafeCoderError } from '../../shared/errors.js'
+import { SafeCoderError, toErrorInfo } from '../../shared/errors.js'
 import { formatPlan, formatSyncResult, markedFiles } from '../../workspace/sync.js'
-import { println } from '../context.js'
-import { conflictsRemainStatus } from '../exit-codes.js'
-import { withCommonOptions, type CommonOptions } from '../options.js'
+import { isTerminal, println } from '../context.js'
+import { conflictsRemainStatus, exitCodes } from '../exit-codes.js'
+import { parseDuration, withCommonOptions, type CommonOptions } from '../options.js'
 import { openSessionContext } from '../session-context.js'
 import type { RegisterCommand } from './index.js'
 
@@ -131,27 +134,123 @@ function parseWait(value: string): number {
   return seconds
 }
 
-/** `safe-coder discard`: remove a session's sandbox and data, after asking. */
-export const registerDiscard: RegisterCommand = (program, ctx) => {
+interface DiscardOptions extends CommonOptions {
+  yes?: boolean
+  dryRun?: boolean
+  synced?: boolean
+  empty?: boolean
+  olderThan?: number
+}
+
+/**
+ * `safe-coder discard`: remove sessions' sandboxes and data, after asking — the sessions named,
+ * or those of the store the filters pick (all filters must hold). One process does them all,
+ * a few at a time; one that fails is named and the others go on.
+ */
+export const registerDiscard: RegisterCommand = (program, ctx, setStatus) => {
   withCommonOptions(program.command('discard'))
-    .description("delete a session's sandbox, copy and history (asks first unless --yes)")
-    .argument('<session>', 'session id')
+    .description(
+      "delete sessions' sandboxes, copies and histories (asks first unless --yes or --dry-run)",
+    )
+    .argument('[sessions...]', 'session ids (default with a filter: every session)')
+    .option('--synced', 'only sessions with nothing left to sync')
+    .option('--empty', 'only sessions with no recorded changes')
+    .option(
+      '--older-than <duration>',
+      'only sessions last active longer ago than this (7d, 12h, 30m)',
+      (value: string) => parseDuration(value, '--older-than'),
+    )
+    .option('-n, --dry-run', 'list what would be discarded and change nothing')
     .option('-y, --yes', 'do not ask')
-    .action(async (id: string, options: CommonOptions & { yes?: boolean }) => {
+    .action(async (ids: string[], options: DiscardOptions) => {
+      const filter: SessionFilter = {
+        ...(options.synced === true ? { synced: true } : {}),
+        ...(options.empty === true ? { empty: true } : {}),
+        ...(options.olderThan === undefined ? {} : { olderThanMs: options.olderThan }),
+      }
+      if (ids.length === 0 && !hasFilter(filter)) {
+        throw new SafeCoderError('USAGE', 'discard needs session ids or a filter.', {
+          hint: 'For example: safe-coder discard ID…, or safe-coder discard --empty --older-than 7d',
+        })
+      }
       const session = await openSessionContext(ctx, options)
-      const record = await session.store.read(id)
-      if (options.yes !== true) {
+      const say = (text: string): void => {
+        println(ctx.stderr, `safe-coder: ${text}`)
+      }
+      let failedStatus: number | undefined
+      let failures = 0
+      const fail = (id: string, error: unknown): void => {
+        failures++
+        const info = toErrorInfo(error)
+        say(`cannot discard ${id}: ${info.message}`)
+        if (info.hint !== undefined) println(ctx.stderr, `  hint: ${info.hint}`)
+        failedStatus ??= exitCodes[info.code]
+      }
+      const named = ids.length > 0
+      const { picked, kept, unreadable } = await pickSessions({
+        store: session.store,
+        ids,
+        filter,
+        headOf: (id) =>
+          session
+            .repo(id)
+            .then(headCommit)
+            .catch(() => undefined),
+        now: Date.now(),
+      })
+      for (const { id, error } of unreadable) fail(id, error)
+      // Every session of the store that a filter rules out is not news; a named one is.
+      if (named) for (const k of kept) say(`kept ${k.id}: it does not match ${k.failed.join(', ')}`)
+      if (options.dryRun === true) {
+        for (const r of picked) println(ctx.stdout, `would discard session ${r.id}${describe(r)}`)
+        say(`${count(picked.length)} would be discarded`)
+      } else if (picked.length > 0 && options.yes !== true) {
+        const only = picked[0]
         throw new SafeCoderError(
           'USAGE',
-          `Discarding session ${id} deletes its work (${record.commits} commits${record.syncedCommit === undefined ? ', never synced' : ''}).`,
-          {
-            hint: `Run \`safe-coder discard ${id} --yes\` to confirm.`,
-          },
+          picked.length === 1 && only !== undefined
+            ? `Discarding session ${only.id} deletes its work (${only.commits} commits${only.syncedCommit === undefined ? ', never synced' : ''}).`
+            : `Discarding ${count(picked.length)} deletes their work.`,
+          { hint: 'Add --yes to confirm, or --dry-run to list them first.' },
         )
+      } else {
+        const backendFor = oneBackendPerEngine(picked, (record) =>
+          placedBackend(record, session.config, ctx.env),
+        )
+        const progress = isTerminal(ctx.stderr) && picked.length > 1
+        let done = 0
+        let discarded = 0
+        if (progress) ctx.stderr.write(`discarding 0/${picked.length}`)
+        await discardSessions({
+          store: session.store,
+          ids: picked.map((r) => r.id),
+          backendFor,
+          onDone: (outcome) => {
+            done++
+            if (progress) ctx.stderr.write('\r\x1b[K')
+            if (outcome.ok) {
+              discarded++
+              println(ctx.stdout, `discarded session ${outcome.id}`)
+            } else fail(outcome.id, outcome.error)
+            if (progress && done < picked.length)
+              ctx.stderr.write(`discarding ${done}/${picked.length}`)
+          },
+        })
+        if (picked.length > 1 || failures > 0 || !named)
+          say(`discarded ${count(discarded)}${failures > 0 ? `; ${failures} failed` : ''}`)
       }
-      await discardSession(session.store, id, () => placedBackend(record, session.config, ctx.env))
-      println(ctx.stdout, `discarded session ${id}`)
+      if (failedStatus !== undefined) setStatus(failedStatus)
     })
+}
+
+function count(n: number): string {
+  return `${n} session${n === 1 ? '' : 's'}`
+}
+
+/** What `--dry-run` shows of a session: its project and how much work it holds. */
+function describe(r: SessionRecord): string {
+  const synced = r.syncedCommit === undefined ? 'never synced' : 'synced'
+  return ` (${r.commits} commit${r.commits === 1 ? '' : 's'}, ${synced}, last active ${r.updatedAt}, ${r.projectPath})`
 }
 
 function withNewline(text: string): string {
