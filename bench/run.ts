@@ -2,6 +2,7 @@ import os from 'node:os'
 import { execa } from 'execa'
 import { VERSION } from '../src/shared/version.js'
 import { benchAgent } from './agent.js'
+import { benchCliReview } from './cli-review.js'
 import { benchCopyIn } from './copy-in.js'
 import { benchDriveRecovery } from './drive-recovery.js'
 import { benchDisk } from './disk.js'
@@ -39,6 +40,7 @@ const results = [
   })),
   ...(await benchFreeze({ runs: Math.max(5, Math.round(runs / 7)), sizes: [1_000, 10_000] })),
   ...(await benchGitDiff({ runs: 15 })),
+  ...(await benchCliReview({ runs: 9 })),
   ...(await benchSync({ runs: 15 })),
   ...(await benchNetwork()),
   ...(await benchAgent({ calls: Math.max(20, Math.round(runs / 2.5)) })),

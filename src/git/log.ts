@@ -22,6 +22,8 @@ export interface CommitInfo {
   /** Seconds since the epoch, when the commit was recorded. */
   timestamp: number
   files: FileChange[]
+  /** Files the commit also changed, left out of `files` by `maxFiles`; absent when none were. */
+  moreFiles?: number
 }
 
 /** A file a commit changed, with git-numstat-style line counts (0 and 0 for binary files). */
@@ -42,6 +44,12 @@ export interface LogOptions {
   limit?: number
   /** Where to start; default `HEAD`. */
   ref?: string
+  /**
+   * At most this many files per commit (the first by path) get their line counts read; the
+   * rest are only counted, in `moreFiles`. Default: all. Commit 0 adds every file of the
+   * project, and a listing that shows a few of them should not read them all.
+   */
+  maxFiles?: number
 }
 
 const maxTextBytes = 1024 * 1024
@@ -52,7 +60,9 @@ export async function readLog(
   options: LogOptions = {},
 ): Promise<CommitInfo[]> {
   const limit = options.limit ?? Number.POSITIVE_INFINITY
-  if (!(limit >= 0)) throw new SafeCoderError('USAGE', `Invalid log limit ${limit}.`)
+  const maxFiles = options.maxFiles ?? Number.POSITIVE_INFINITY
+  if (!(limit >= 0) || !(maxFiles >= 0))
+    throw new SafeCoderError('USAGE', `Invalid log options: limit ${limit}, maxFiles ${maxFiles}.`)
   const reader = openReader(repo)
   const placeholders = await readPlaceholders(reader)
   const settings = { reader, placeholders, maxBytes: maxTextBytes, context: 0 }
@@ -68,9 +78,10 @@ export async function readLog(
       oid: record.oid,
       ...parseMessage(record.message),
       timestamp: record.timestamp,
-      files: (await diffChanges(settings, changes)).map(toFileChange),
+      files: (await diffChanges(settings, changes.slice(0, maxFiles))).map(toFileChange),
     }
     if (parent !== undefined) info.parent = parent
+    if (changes.length > info.files.length) info.moreFiles = changes.length - info.files.length
     commits.push(info)
     next = parent
   }

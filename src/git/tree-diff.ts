@@ -36,28 +36,56 @@ async function walk(
     oldTree === undefined ? [] : readTreeChildren(reader, oldTree),
     newTree === undefined ? [] : readTreeChildren(reader, newTree),
   ])
-  const pairs = new Map<string, { old?: TreeChild; new?: TreeChild }>()
-  for (const child of before) pairs.set(child.name, { old: child })
-  for (const child of after) pairs.set(child.name, { ...pairs.get(child.name), new: child })
   const pending: Promise<void>[] = []
-  for (const [name, pair] of pairs) {
+  const visit = (name: string, old: TreeChild | undefined, next: TreeChild | undefined): void => {
     const path = prefix === '' ? name : `${prefix}/${name}`
-    const oldSub = pair.old?.kind === 'tree' ? pair.old.oid : undefined
-    const newSub = pair.new?.kind === 'tree' ? pair.new.oid : undefined
+    const oldSub = old?.kind === 'tree' ? old.oid : undefined
+    const newSub = next?.kind === 'tree' ? next.oid : undefined
     if ((oldSub !== undefined || newSub !== undefined) && entersFilter(path, filter)) {
       pending.push(walk(reader, oldSub, newSub, path, filter, out))
     }
-    const oldBlob = asBlob(pair.old)
-    const newBlob = asBlob(pair.new)
-    if (oldBlob === undefined && newBlob === undefined) continue
-    if (oldBlob?.oid === newBlob?.oid && oldBlob?.mode === newBlob?.mode) continue
-    if (!matchesFilter(path, filter)) continue
+    const oldBlob = asBlob(old)
+    const newBlob = asBlob(next)
+    if (oldBlob === undefined && newBlob === undefined) return
+    if (oldBlob?.oid === newBlob?.oid && oldBlob?.mode === newBlob?.mode) return
+    if (!matchesFilter(path, filter)) return
     const change: TreeChange = { path }
     if (oldBlob !== undefined) change.old = oldBlob
     if (newBlob !== undefined) change.new = newBlob
     out.push(change)
   }
+  // A merge of the two sorted listings: unchanged entries (nearly all of a big directory) cost
+  // one comparison each and allocate nothing.
+  const olds = byName(before)
+  const news = byName(after)
+  let i = 0
+  let j = 0
+  while (i < olds.length || j < news.length) {
+    const old = olds[i]
+    const next = news[j]
+    if (old !== undefined && next !== undefined && old.name === next.name) {
+      i++
+      j++
+      if (old.oid !== next.oid || old.mode !== next.mode) visit(old.name, old, next)
+    } else if (next === undefined || (old !== undefined && old.name < next.name)) {
+      i++
+      if (old !== undefined) visit(old.name, old, undefined)
+    } else {
+      j++
+      visit(next.name, undefined, next)
+    }
+  }
   await Promise.all(pending)
+}
+
+/** Children in `<` order of their names: as stored, unless decoding escaped names moved some. */
+function byName(children: TreeChild[]): TreeChild[] {
+  for (let k = 1; k < children.length; k++) {
+    if (!((children[k - 1]?.name ?? '') < (children[k]?.name ?? ''))) {
+      return children.slice().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    }
+  }
+  return children
 }
 
 function asBlob(child: TreeChild | undefined): BlobEntry | undefined {

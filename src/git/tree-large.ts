@@ -11,6 +11,8 @@ export const blobTableFile = path.join('safe-coder', 'blobs')
 const maxSideFileBytes = 64 * 1024 * 1024
 const placeholderLine = /^([0-9a-f]{40}) \d+ (".*")$/
 const sizeLine = /^([0-9a-f]{40}) (\d{1,15})$/
+/** Searches of the blob table's text before it is parsed into a map. */
+const maxSearches = 64
 
 /** Which blobs are placeholders for files over the size cap rather than their content. */
 export interface Placeholders {
@@ -24,17 +26,14 @@ export async function readPlaceholders(reader: RepoReader): Promise<Placeholders
   const paths = new Set<string>()
   const keys = new Set<string>()
   const oids = new Set<string>()
-  const sizes = new Map<string, number>()
-  const table = await readCapped(path.join(reader.gitdir, blobTableFile))
-  for (const line of table?.split('\n') ?? []) {
-    if (!line.includes('"')) {
-      const blob = sizeLine.exec(line)
-      if (blob !== null) sizes.set(blob[1] ?? '', Number(blob[2]))
-      continue
-    }
+  const table = `\n${(await readCapped(path.join(reader.gitdir, blobTableFile))) ?? ''}`
+  // Placeholder lines are the few with a quote; every other line is only a size.
+  for (let quote = table.indexOf('"'); quote !== -1; quote = table.indexOf('"', quote + 1)) {
+    const { line, end } = lineAround(table, quote)
     const match = placeholderLine.exec(line)
     const file = match === null ? undefined : parseJson(match[2] ?? '')
     if (typeof file === 'string') keys.add(`${match?.[1] ?? ''} ${file}`)
+    quote = end
   }
   const text = await readCapped(path.join(reader.gitdir, tooLargeFile))
   const listed = text === undefined ? undefined : parseJson(text)
@@ -50,8 +49,44 @@ export async function readPlaceholders(reader: RepoReader): Promise<Placeholders
   }
   return {
     has: (file, oid) => keys.has(`${oid} ${file}`) || oids.has(oid) || paths.has(file),
-    sizeOf: (oid) => sizes.get(oid),
+    sizeOf: sizeLookup(table),
   }
+}
+
+/**
+ * Sizes from the blob table (tens of thousands of lines for a big project). A diff asks for a
+ * few, which a search of the text answers without parsing it; a caller that keeps asking (a
+ * whole-history log) gets the table parsed once instead.
+ */
+function sizeLookup(table: string): (oid: string) => number | undefined {
+  let searches = 0
+  let sizes: Map<string, number> | undefined
+  return (oid) => {
+    if (sizes === undefined && ++searches > maxSearches) sizes = parseSizes(table)
+    if (sizes !== undefined) return sizes.get(oid)
+    for (let at = table.indexOf(`\n${oid} `); at !== -1; at = table.indexOf(`\n${oid} `, at + 1)) {
+      const size = sizeLine.exec(lineAround(table, at + 1).line)
+      if (size !== null) return Number(size[2])
+    }
+    return undefined
+  }
+}
+
+function parseSizes(table: string): Map<string, number> {
+  const sizes = new Map<string, number>()
+  for (const line of table.split('\n')) {
+    const size = sizeLine.exec(line)
+    if (size !== null) sizes.set(size[1] ?? '', Number(size[2]))
+  }
+  return sizes
+}
+
+/** The line of `text` holding the character at `at`, and where it ends. */
+function lineAround(text: string, at: number): { line: string; end: number } {
+  const start = text.lastIndexOf('\n', at) + 1
+  const newline = text.indexOf('\n', at)
+  const end = newline === -1 ? text.length : newline
+  return { line: text.slice(start, end), end }
 }
 
 async function addCommitList(

@@ -1,12 +1,7 @@
 import { SafeCoderError } from '../../shared/errors.js'
 import { quotePath, visibleText } from '../../git/diff-escape.js'
-import {
-  diffCommits,
-  findRootCommit,
-  formatStat,
-  formatUnifiedDiff,
-  readLog,
-} from '../../git/index.js'
+import { diffCommits, formatStat, formatUnifiedDiff } from '../../git/diff.js'
+import { findRootCommit, readLog } from '../../git/log.js'
 import { readConnections } from '../../session/network.js'
 import { formatBytes, formatDuration } from '../../shared/format.js'
 import type { Command } from 'commander'
@@ -15,6 +10,9 @@ import { splitAtDoubleDash } from '../double-dash.js'
 import { withCommonOptions, type CommonOptions } from '../options.js'
 import { openSessionContext } from '../session-context.js'
 import type { RegisterCommand } from './index.js'
+
+/** Files listed under each commit by `safe-coder log`; the rest are summed up in one line. */
+const shownFiles = 50
 
 /** `safe-coder log` and `diff`: the session's history, read from its audit repository. */
 export const registerReview: RegisterCommand = (program, ctx) => {
@@ -26,11 +24,13 @@ export const registerReview: RegisterCommand = (program, ctx) => {
     .action(async (id: string, options: CommonOptions & { limit?: number; json?: boolean }) => {
       const session = await openSessionContext(ctx, options)
       await session.store.read(id)
-      const log = await readLog(
-        await session.repo(id),
-        options.limit === undefined ? {} : { limit: options.limit },
-      )
-      if (options.json === true) {
+      const json = options.json === true
+      // The listing shows `shownFiles` per commit, so only those have their lines counted.
+      const log = await readLog(await session.repo(id), {
+        ...(options.limit === undefined ? {} : { limit: options.limit }),
+        ...(json ? {} : { maxFiles: shownFiles }),
+      })
+      if (json) {
         println(ctx.stdout, JSON.stringify(log, null, 2))
         return
       }
@@ -58,7 +58,7 @@ export const registerReview: RegisterCommand = (program, ctx) => {
           ctx.stdout,
           `${commit.oid.slice(0, 12)}  ${when}  ${visibleText(commit.subject)}${visibleText(exit)}`,
         )
-        for (const f of commit.files.slice(0, 50)) {
+        for (const f of commit.files.slice(0, shownFiles)) {
           const counts =
             f.binary || f.tooLarge
               ? f.tooLarge
@@ -70,8 +70,8 @@ export const registerReview: RegisterCommand = (program, ctx) => {
             `    ${f.status.padEnd(10)} ${counts.padEnd(12)} ${quotePath('', f.path)}`,
           )
         }
-        if (commit.files.length > 50)
-          println(ctx.stdout, `    … and ${commit.files.length - 50} more files`)
+        const more = commit.files.length - shownFiles + (commit.moreFiles ?? 0)
+        if (more > 0) println(ctx.stdout, `    … and ${more} more files`)
       }
     })
 
@@ -121,7 +121,7 @@ export const registerReview: RegisterCommand = (program, ctx) => {
     .argument('[paths...]', 'only these files (after --)')
     .usage('[options] <session> <commit> [-- paths...]')
     .action(async (id: string, commit: string, paths: string[], options: CommonOptions) => {
-      // Only revert touches the sandbox and the mirror: log and diff never load the engine.
+      // Only a revert needs the sandbox and session machinery: `log` and `diff` never load it.
       const [{ placedBackend }, { revertInSession }, { reclaimSession }, { acquireSessionLock }] =
         await Promise.all([
           import('../../sandbox/index.js'),

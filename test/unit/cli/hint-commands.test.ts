@@ -10,8 +10,8 @@ const root = path.resolve(import.meta.dirname, '../../..')
 /** Words after `safe-coder ` that are prose, not a command: "held by safe-coder process 123". */
 const prose = new Set(['process'])
 
-/** Where a mention ends: quotes, brackets, separators, the end of a sentence or line. */
-const mentionEnd = /[`'"\\()[\],;\n]| — |: |\.(\s|$)/
+/** Where a mention ends: quotes, brackets, separators, table cells, the end of a sentence or line. */
+const mentionEnd = /[`'"\\()[\],;\n]| — | \| |: |\.(\s|$)/
 
 /** Every `safe-coder …` mention in a text, as its words (up to where the mention ends). */
 function mentionsIn(text: string): string[][] {
@@ -32,6 +32,7 @@ function mentionsIn(text: string): string[][] {
 function problemOf(program: Command, words: readonly string[]): string | undefined {
   const [name, ...rest] = words
   if (name === undefined || prose.has(name)) return undefined
+  if (name.startsWith('-')) return knowsFlag(program, name) ? undefined : `no option ${name}`
   let command = subcommand(program, name)
   if (command === undefined) return `no command "${name}"`
   for (const word of rest) {

@@ -82,6 +82,27 @@ describe('readLog', () => {
     expect((await readLog(repo, { ref: 'HEAD~1' }))[0]?.oid).toBe(c1)
     expect(await findRootCommit(repo)).toBe(c0)
   })
+
+  test('with maxFiles reads the first files of each commit by path and counts the rest', async () => {
+    const repo = await createRepo()
+    const files = Object.fromEntries(
+      Array.from({ length: 7 }, (_, i) => [`dir-${i % 2}/f-${i}.txt`, `line ${i}\n`]),
+    )
+    await repo.commit('snapshot', files)
+    await repo.commit(`edit${trailers(1)}`, { 'dir-1/f-1.txt': 'changed\n' })
+    const full = await readLog(repo)
+    const short = await readLog(repo, { maxFiles: 3 })
+    expect(short[0]?.files).toEqual(full[0]?.files)
+    expect(short[0]?.moreFiles).toBeUndefined()
+    expect(short[1]?.files).toEqual(full[1]?.files.slice(0, 3))
+    expect(short[1]?.files.map((f) => f.path)).toEqual([
+      'dir-0/f-0.txt',
+      'dir-0/f-2.txt',
+      'dir-0/f-4.txt',
+    ])
+    expect(short[1]?.moreFiles).toBe(4)
+    expect(full[1]?.moreFiles).toBeUndefined()
+  })
 })
 
 describe('diffCommits + formatUnifiedDiff', () => {
