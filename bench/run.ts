@@ -2,6 +2,7 @@ import os from 'node:os'
 import { execa } from 'execa'
 import { VERSION } from '../src/shared/version.js'
 import { benchAgent } from './agent.js'
+import { benchCliSync } from './cli-sync.js'
 import { benchCopyIn } from './copy-in.js'
 import { benchDriveRecovery } from './drive-recovery.js'
 import { benchDisk } from './disk.js'
@@ -40,6 +41,7 @@ const results = [
   ...(await benchFreeze({ runs: Math.max(5, Math.round(runs / 7)), sizes: [1_000, 10_000] })),
   ...(await benchGitDiff({ runs: 15 })),
   ...(await benchSync({ runs: 15 })),
+  ...(await benchCliSync({ runs: Math.max(3, Math.round(runs / 20)) })),
   ...(await benchNetwork()),
   ...(await benchAgent({ calls: Math.max(20, Math.round(runs / 2.5)) })),
   ...(await benchMicrovm({ boots: 5, execs: runs })),
