@@ -26,7 +26,7 @@ import { refuseInterrupted } from './sync-undo.js'
 import type { ApplySyncOptions, SyncItem, SyncPlan, SyncResult } from './sync-types.js'
 import { fileConcurrency, writingActions } from './sync-types.js'
 import {
-  makeParents,
+  makeDir,
   removeEntry,
   replaceWithFile,
   replaceWithSymlink,
@@ -167,7 +167,8 @@ async function applyItem(
 ): Promise<void> {
   const { projectDir, id } = journal.record
   const { item } = ready
-  const parent = await createParentChecker(projectDir).problem(item.path)
+  const parents = createParentChecker(projectDir)
+  const parent = await parents.problem(item.path)
   if (parent !== undefined || nameProblem(item.path) !== undefined) {
     throw new SafeCoderError(
       'PATH_REJECTED',
@@ -181,7 +182,11 @@ async function applyItem(
   const target = path.join(projectDir, item.path)
   try {
     if (item.action === 'delete') await removeEntry(target)
-    else await write(journal, ready, tempPathFor(projectDir, item.path, id, index), options)
+    else {
+      // The check above just lstat-ed every ancestor: only the missing ones need a mkdir.
+      for (const dir of await parents.missing(item.path)) await makeDir(path.join(projectDir, dir))
+      await write(journal, ready, tempPathFor(projectDir, item.path, id, index), options)
+    }
   } catch (error) {
     if (isSafeCoderError(error)) throw error
     throw syncFailed(`cannot write ${displayPath(item.path)}`, error, { path: item.path })
@@ -198,7 +203,6 @@ async function write(
   const { projectDir } = journal.record
   const session = item.session
   if (session === undefined) throw new Error(`no session version of ${item.path}`)
-  await makeParents(projectDir, item.path)
   const target = path.join(projectDir, item.path)
   if (item.merge !== undefined) {
     await replaceWithFile(target, temp, Buffer.from(item.merge.text), ready.permissions)
