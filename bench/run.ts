@@ -3,6 +3,7 @@ import { execa } from 'execa'
 import { VERSION } from '../src/shared/version.js'
 import { benchAgent } from './agent.js'
 import { benchCliReview } from './cli-review.js'
+import { benchCliSync } from './cli-sync.js'
 import { benchCopyIn } from './copy-in.js'
 import { benchDriveRecovery } from './drive-recovery.js'
 import { benchDisk } from './disk.js'
@@ -42,6 +43,7 @@ const results = [
   ...(await benchGitDiff({ runs: 15 })),
   ...(await benchCliReview({ runs: 9 })),
   ...(await benchSync({ runs: 15 })),
+  ...(await benchCliSync({ runs: Math.max(3, Math.round(runs / 20)) })),
   ...(await benchNetwork()),
   ...(await benchAgent({ calls: Math.max(20, Math.round(runs / 2.5)) })),
   ...(await benchMicrovm({ boots: 5, execs: runs })),

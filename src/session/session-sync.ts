@@ -39,6 +39,8 @@ export interface SessionSyncContext {
   onRecovered?: (sync: { id: string; sessionId?: string }) => void
   /** Test seam: runs after each file an apply writes, with the count so far. */
   afterWrite?: (count: number) => void | Promise<void>
+  /** Files an apply or undo has written so far, of `total`; called often (throttle it). */
+  onProgress?: (done: number, total: number) => void
 }
 
 /** Long enough for another sync of a normal change set to finish; `sync --wait` changes it. */
@@ -108,7 +110,11 @@ export async function undoSessionSync(
         data: { sessionId: id },
       })
     }
-    const { id: journal, restored } = await undoSync({ lock, journalDir })
+    const { id: journal, restored } = await undoSync({
+      lock,
+      journalDir,
+      ...(ctx.onProgress === undefined ? {} : { onProgress: ctx.onProgress }),
+    })
     // The sync below it on the stack is the last one now.
     const below = (await readSyncStack(journalDir)).at(-1)?.record
     await ctx.store.update(id, (r) => ({
@@ -198,6 +204,7 @@ async function apply(
     confirmRisky: options.confirmRisky,
     head: planned.head,
     ...(ctx.afterWrite === undefined ? {} : { afterWrite: ctx.afterWrite }),
+    ...(ctx.onProgress === undefined ? {} : { onProgress: ctx.onProgress }),
   })
   // A sync that wrote nothing is not on the undo stack: the last sync stays what it was.
   if (result.id !== undefined) {

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
+import { eachLimit } from '../git/each-limit.js'
 import { SafeCoderError, errnoOf } from '../shared/errors.js'
 import { symlinkMode } from './blob-oid.js'
 import type { Journal, JournalChange } from './journal.js'
@@ -8,6 +9,7 @@ import { listPaths, syncFailed } from './sync-errors.js'
 import { readHostState, type HostState } from './sync-host.js'
 import { restoreDir } from './sync-dirs.js'
 import { createParentChecker, underAny } from './sync-paths.js'
+import { fileConcurrency } from './sync-types.js'
 import {
   removeDirIfEmpty,
   removeEntry,
@@ -31,11 +33,12 @@ export async function rollBack(
   journal: Journal,
   final: 'rolled-back' | 'undone',
   what: string,
+  options: { onProgress?: (done: number, total: number) => void } = {},
 ): Promise<string[]> {
   const { record } = journal
   const projectDir = record.projectDir
   const parents = createParentChecker(projectDir)
-  const pending: JournalChange[] = []
+  const pending: { change: JournalChange; index: number }[] = []
   const edited: string[] = []
   // A link or file the sync deleted to make a directory there: that directory is its own doing.
   const madeDirs = new Set(record.createdDirs)
@@ -46,7 +49,10 @@ export async function rollBack(
       .filter((c) => c.after !== undefined && removedDirs.has(c.path))
       .map((c) => c.path),
   )
-  for (const change of record.changes) {
+  // Each path is read (and hashed) on its own: they overlap, and the verdicts keep their order.
+  const verdicts: ('kept' | 'pending' | 'edited')[] = []
+  await eachLimit([...record.changes.keys()], fileConcurrency, async (index) => {
+    const change = record.changes[index] as JournalChange
     const problem = underAny(change.path, madeFiles)
       ? undefined
       : await parents.problem(change.path)
@@ -58,9 +64,12 @@ export async function rollBack(
     const ownDir = change.after === undefined && madeDirs.has(change.path) && isDir
     // Killed before the directory it replaces with a file was emptied and removed.
     const stillDir = change.before === undefined && removedDirs.has(change.path) && isDir
-    if (stillDir || matches(state, change.before)) continue
-    if (ownDir || matches(state, change.after)) pending.push(change)
-    else edited.push(change.path)
+    if (stillDir || matches(state, change.before)) verdicts[index] = 'kept'
+    else verdicts[index] = ownDir || matches(state, change.after) ? 'pending' : 'edited'
+  })
+  for (const [index, change] of record.changes.entries()) {
+    if (verdicts[index] === 'pending') pending.push({ change, index })
+    else if (verdicts[index] === 'edited') edited.push(change.path)
   }
   if (edited.length > 0) {
     edited.sort()
@@ -80,7 +89,12 @@ export async function rollBack(
       if (permissions !== undefined) await restoreDir(projectDir, dir, permissions)
     }
   }
-  for (const change of [...pending].reverse()) {
+  // The sync's order reversed: its writes are taken back, then its deletions. Within a phase
+  // the files are independent and overlap; a path that makes or removes folders goes alone.
+  const structural = (rel: string): boolean =>
+    madeDirs.has(rel) || ancestorsShallowFirst(rel).some((dir) => removedDirs.has(dir))
+  let done = 0
+  const restoreOne = async ({ change, index }: { change: JournalChange; index: number }) => {
     // The directory's files are gone by now (restored in reverse order), and so go the folders
     // the sync made in it (deepest first); then the old entry returns.
     if (madeDirs.has(change.path)) {
@@ -89,8 +103,21 @@ export async function rollBack(
           await removeDirIfEmpty(path.join(projectDir, dir))
     }
     if (change.before !== undefined) await restoreParents(change.path)
-    await restore(journal, change)
+    await restore(journal, change, index)
     dirs.add(path.join(projectDir, path.posix.dirname(change.path)))
+    options.onProgress?.(++done, pending.length)
+  }
+  const reversed = [...pending].reverse()
+  for (const phase of [
+    reversed.filter(({ change }) => change.action !== 'delete'),
+    reversed.filter(({ change }) => change.action === 'delete'),
+  ]) {
+    await eachLimit(
+      phase.filter(({ change }) => !structural(change.path)),
+      fileConcurrency,
+      restoreOne,
+    )
+    for (const one of phase.filter(({ change }) => structural(change.path))) await restoreOne(one)
   }
   // Folders the sync emptied and removed come back, also those it emptied of nothing restored.
   const now = createParentChecker(projectDir)
@@ -101,16 +128,18 @@ export async function rollBack(
       if (errnoOf(error) !== 'ENOENT') throw error
     })
   }
-  for (const [index, change] of record.changes.entries()) {
+  await eachLimit([...record.changes.entries()], fileConcurrency, async ([index, change]) => {
     await removeLeftover(tempPathFor(projectDir, change.path, record.id, index))
+    await removeLeftover(tempPathFor(projectDir, change.path, record.id, `undo-${index}`))
+    // The one temp name of an undo by an older version.
     await removeLeftover(tempPathFor(projectDir, change.path, record.id, 'undo'))
-  }
+  })
   for (const dir of [...record.createdDirs].reverse()) {
     await removeDirIfEmpty(path.join(projectDir, dir))
   }
-  for (const dir of dirs) await syncDir(dir).catch(() => undefined)
+  await eachLimit([...dirs], fileConcurrency, (dir) => syncDir(dir).catch(() => undefined))
   await markJournal(journal.dir, final)
-  return pending.map((change) => change.path)
+  return pending.map(({ change }) => change.path)
 }
 
 /** `a/b/c` → `['a', 'a/b']`. */
@@ -124,10 +153,10 @@ function matches(state: HostState, side: { oid: string; mode: number } | undefin
   return state.kind === 'entry' && state.entry.oid === side.oid && state.entry.mode === side.mode
 }
 
-async function restore(journal: Journal, change: JournalChange): Promise<void> {
+async function restore(journal: Journal, change: JournalChange, index: number): Promise<void> {
   const { projectDir, id } = journal.record
   const target = path.join(projectDir, change.path)
-  const temp = tempPathFor(projectDir, change.path, id, 'undo')
+  const temp = tempPathFor(projectDir, change.path, id, `undo-${index}`)
   const { before } = change
   try {
     if (before === undefined) {

@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
+import { eachLimit } from '../git/each-limit.js'
 import { throwIfAborted } from '../shared/abort.js'
 import { SafeCoderError, errnoOf, isSafeCoderError, toErrorInfo } from '../shared/errors.js'
 import { createId } from '../shared/ids.js'
@@ -23,9 +24,9 @@ import { order, prepare, refuseUnconfirmed, type Prepared } from './sync-prepare
 import { createParentChecker, nameProblem, symlinkTargetProblem } from './sync-paths.js'
 import { refuseInterrupted } from './sync-undo.js'
 import type { ApplySyncOptions, SyncItem, SyncPlan, SyncResult } from './sync-types.js'
-import { writingActions } from './sync-types.js'
+import { fileConcurrency, writingActions } from './sync-types.js'
 import {
-  makeParents,
+  makeDir,
   removeEntry,
   replaceWithFile,
   replaceWithSymlink,
@@ -51,21 +52,24 @@ export async function runApply(plan: SyncPlan, options: ApplySyncOptions): Promi
   const deleted = new Set(writing.filter((item) => item.action === 'delete').map((i) => i.path))
   const parents = createParentChecker(projectDir, deleted)
   const createdDirs = new Set<string>()
-  for (const item of order(writing)) {
+  const ordered = order(writing)
+  // Each item is checked and backed up on its own: they overlap, and keep the plan's order.
+  const outcomes: (Prepared | string)[] = []
+  await eachLimit([...ordered.keys()], fileConcurrency, async (index) => {
     throwIfAborted(signal, 'Sync')
+    const item = ordered[index] as SyncItem
     const parent = await parents.problem(item.path)
-    if (parent !== undefined) {
-      conflicts.push({ ...item, action: 'conflict', reason: `refused at apply time: ${parent}` })
-      continue
-    }
-    const ready = await prepare(projectDir, dir, item, prepared.length, deleted)
-    if (typeof ready === 'string') {
-      conflicts.push({ ...item, action: 'conflict', reason: ready })
-      continue
-    }
-    if (item.action !== 'delete')
+    outcomes[index] =
+      parent === undefined
+        ? await prepare(projectDir, dir, item, index, deleted)
+        : `refused at apply time: ${parent}`
+    if (typeof outcomes[index] !== 'string' && item.action !== 'delete')
       for (const missing of await parents.missing(item.path)) createdDirs.add(missing)
-    prepared.push(ready)
+  })
+  for (const [index, item] of ordered.entries()) {
+    const ready = outcomes[index] as Prepared | string
+    if (typeof ready === 'string') conflicts.push({ ...item, action: 'conflict', reason: ready })
+    else prepared.push(ready)
   }
   if (prepared.length === 0) {
     await rm(dir, { recursive: true, force: true })
@@ -127,43 +131,65 @@ async function applyAll(
   prepared: Prepared[],
   options: ApplySyncOptions,
 ): Promise<void> {
-  const { projectDir, id, removedDirs = [] } = journal.record
+  const { projectDir, removedDirs = [] } = journal.record
   const touched = new Set<string>()
-  // Once the deletions are done, the folders they emptied go (before a file takes one's place).
-  const firstWrite = prepared.findIndex((ready) => ready.item.action !== 'delete')
-  for (const [index, ready] of prepared.entries()) {
+  const indexed = prepared.map((ready, index) => ({ ready, index }))
+  const deletions = indexed.filter(({ ready }) => ready.item.action === 'delete')
+  const writes = indexed.filter(({ ready }) => ready.item.action !== 'delete')
+  let count = 0
+  const applyOne = async ({ ready, index }: { ready: Prepared; index: number }): Promise<void> => {
     throwIfAborted(options.signal, 'Sync')
-    if (index === firstWrite) await removeEmptied(projectDir, removedDirs)
-    const { item } = ready
-    const parent = await createParentChecker(projectDir).problem(item.path)
-    if (parent !== undefined || nameProblem(item.path) !== undefined) {
-      throw new SafeCoderError(
-        'PATH_REJECTED',
-        `Sync refused to write ${displayPath(item.path)}: ${parent ?? 'unsafe path'}.`,
-        {
-          hint: 'Something changed the project while it was synced; plan the sync again.',
-          data: { path: item.path },
-        },
-      )
-    }
-    const target = path.join(projectDir, item.path)
-    try {
-      if (item.action === 'delete') await removeEntry(target)
-      else await write(journal, ready, tempPathFor(projectDir, item.path, id, index), options)
-    } catch (error) {
-      if (isSafeCoderError(error)) throw error
-      throw syncFailed(`cannot write ${displayPath(item.path)}`, error, { path: item.path })
-    }
-    touched.add(path.dirname(target))
-    await options.afterWrite?.(index + 1)
+    await applyItem(journal, ready, index, options)
+    touched.add(path.dirname(path.join(projectDir, ready.item.path)))
+    count++
+    options.onProgress?.(count, prepared.length)
+    await options.afterWrite?.(count)
   }
-  if (firstWrite === -1) await removeEmptied(projectDir, removedDirs)
+  // Deletions first, then the folders they emptied go (before a file takes one's place), then
+  // the writes; within each phase the files are independent, so they overlap.
+  await eachLimit(deletions, fileConcurrency, applyOne)
+  await removeEmptied(projectDir, removedDirs)
+  await eachLimit(writes, fileConcurrency, applyOne)
   for (const dir of removedDirs) touched.add(path.dirname(path.join(projectDir, dir.path)))
-  for (const dir of touched) {
+  await eachLimit([...touched], fileConcurrency, async (dir) => {
     // A folder of a deleted file may be gone itself (emptied, removed, maybe a file now).
     await syncDir(dir).catch((error: unknown) => {
       if (errnoOf(error) !== 'ENOENT' && errnoOf(error) !== 'ENOTDIR') throw error
     })
+  })
+}
+
+async function applyItem(
+  journal: Journal,
+  ready: Prepared,
+  index: number,
+  options: ApplySyncOptions,
+): Promise<void> {
+  const { projectDir, id } = journal.record
+  const { item } = ready
+  const parents = createParentChecker(projectDir)
+  const parent = await parents.problem(item.path)
+  if (parent !== undefined || nameProblem(item.path) !== undefined) {
+    throw new SafeCoderError(
+      'PATH_REJECTED',
+      `Sync refused to write ${displayPath(item.path)}: ${parent ?? 'unsafe path'}.`,
+      {
+        hint: 'Something changed the project while it was synced; plan the sync again.',
+        data: { path: item.path },
+      },
+    )
+  }
+  const target = path.join(projectDir, item.path)
+  try {
+    if (item.action === 'delete') await removeEntry(target)
+    else {
+      // The check above just lstat-ed every ancestor: only the missing ones need a mkdir.
+      for (const dir of await parents.missing(item.path)) await makeDir(path.join(projectDir, dir))
+      await write(journal, ready, tempPathFor(projectDir, item.path, id, index), options)
+    }
+  } catch (error) {
+    if (isSafeCoderError(error)) throw error
+    throw syncFailed(`cannot write ${displayPath(item.path)}`, error, { path: item.path })
   }
 }
 
@@ -177,7 +203,6 @@ async function write(
   const { projectDir } = journal.record
   const session = item.session
   if (session === undefined) throw new Error(`no session version of ${item.path}`)
-  await makeParents(projectDir, item.path)
   const target = path.join(projectDir, item.path)
   if (item.merge !== undefined) {
     await replaceWithFile(target, temp, Buffer.from(item.merge.text), ready.permissions)

@@ -111,6 +111,8 @@ export interface ApplySyncOptions {
   signal?: AbortSignal
   /** Test seam: runs after each file written or removed, with the count so far. */
   afterWrite?: (count: number) => void | Promise<void>
+  /** Files written or removed so far, of `total`; called often (the caller throttles). */
+  onProgress?: (done: number, total: number) => void
 }
 
 export interface SyncResult {
@@ -129,3 +131,9 @@ export const writingActions: ReadonlySet<SyncAction> = new Set([
   'delete',
   'mode',
 ])
+
+/**
+ * Files a sync (or its undo) works on at once: each one waits mostly on its own fsync, so they
+ * overlap in libuv's thread pool; the bound keeps descriptors and memory flat.
+ */
+export const fileConcurrency = 32

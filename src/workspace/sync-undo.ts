@@ -17,6 +17,7 @@ export async function runUndo(options: {
   lock: ProjectLock
   journalDir: string
   id?: string
+  onProgress?: (done: number, total: number) => void
 }): Promise<{ id: string; restored: string[] }> {
   const { lock, journalDir } = options
   const journal =
@@ -38,7 +39,7 @@ export async function runUndo(options: {
       data: { id: record.id, state },
     })
   }
-  return { id: record.id, restored: await rollBack(journal, 'undone', 'Sync undo') }
+  return { id: record.id, restored: await rollBack(journal, 'undone', 'Sync undo', options) }
 }
 
 /** The top of the undo stack: the newest sync that changed the project and is not undone. */

@@ -91,6 +91,8 @@ export async function undoSync(options: {
   lock: ProjectLock
   journalDir: string
   id?: string
+  /** Files restored so far, of `total`; called often (the caller throttles). */
+  onProgress?: (done: number, total: number) => void
 }): Promise<{ id: string; restored: string[] }> {
   assertHeld(options.lock, options.lock.projectDir)
   return runUndo({ ...options, journalDir: path.resolve(options.journalDir) })

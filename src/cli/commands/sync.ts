@@ -13,6 +13,7 @@ import {
 import { SafeCoderError, toErrorInfo } from '../../shared/errors.js'
 import { formatPlan, formatSyncResult, markedFiles } from '../../workspace/sync.js'
 import { isTerminal, println } from '../context.js'
+import { createProgressLine, type ProgressLine } from '../progress-line.js'
 import { conflictsRemainStatus, exitCodes } from '../exit-codes.js'
 import { parseDuration, withCommonOptions, type CommonOptions } from '../options.js'
 import { openSessionContext } from '../session-context.js'
@@ -65,7 +66,13 @@ export const registerSync: RegisterCommand = (program, ctx, setStatus) => {
       const session = await openSessionContext(ctx, options)
       await session.store.read(id)
       const lock = await acquireSessionLock(session.store.paths(id).lockFile, id)
+      const verb = options.undo === true ? 'restoring' : 'syncing'
+      const progress = createProgressLine(
+        ctx.stderr,
+        (done, total) => `${verb} ${done}/${total} files`,
+      )
       const say = (text: string): void => {
+        progress.clear()
         println(ctx.stderr, `safe-coder: ${text}`)
       }
       const syncCtx: SessionSyncContext = {
@@ -82,10 +89,18 @@ export const registerSync: RegisterCommand = (program, ctx, setStatus) => {
             `an interrupted sync${of} (${sync.id}) was rolled back; the project is as it was before it.`,
           )
         },
+        onProgress: (done, total) => {
+          progress.update(done, total)
+        },
       }
       try {
         if (options.undo === true) {
-          const { restored, journal, projectPath } = await undoSessionSync(syncCtx, id)
+          progress.show('checking the files the sync wrote…')
+          const { restored, journal, projectPath } = await undoSessionSync(syncCtx, id).finally(
+            () => {
+              progress.clear()
+            },
+          )
           const n = restored.length
           println(
             ctx.stdout,
@@ -93,8 +108,10 @@ export const registerSync: RegisterCommand = (program, ctx, setStatus) => {
           )
           return
         }
-        setStatus(await sync(syncCtx, id, options, ctx.stdout))
+        progress.show('planning the sync…')
+        setStatus(await sync(syncCtx, id, options, ctx.stdout, progress))
       } finally {
+        progress.clear()
         await lock.release()
       }
     })
@@ -106,13 +123,18 @@ async function sync(
   id: string,
   options: SyncOptions,
   out: NodeJS.WritableStream,
+  progress: ProgressLine,
 ): Promise<number> {
   const { planned, result } = await syncSession(ctx, id, options, {
     confirmRisky: options.yes === true,
     dryRun: options.dryRun === true,
-    onPlan: (p) =>
-      out.write(withNewline(formatPlan(p.plan, options.yes === true ? 'yes-given' : 'needs-yes'))),
+    onPlan: (p) => {
+      progress.clear()
+      out.write(withNewline(formatPlan(p.plan, options.yes === true ? 'yes-given' : 'needs-yes')))
+      if (options.dryRun !== true) progress.show('backing up the files the sync replaces…')
+    },
   })
+  progress.clear()
   if (result === undefined) {
     const marked = planned.plan.items.some((item) => (item.merge?.conflicts ?? 0) > 0)
     return planned.plan.conflicts > 0 || marked ? conflictsRemainStatus : 0
