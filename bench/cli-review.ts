@@ -5,7 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { execa } from 'execa'
 import { detachWorkspaceDisk } from '../src/sandbox/disk/workspace-disk.js'
 import { createCliTree } from './cli-tree.js'
-import { formatResults, median, result, time, type BenchResult } from './lib.js'
+import { formatResults, result, timeProcesses, type BenchResult } from './lib.js'
 
 const bin = fileURLToPath(new URL('../bin/safe-coder', import.meta.url))
 const gitEnv = { GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_PAGER: 'cat' }
@@ -31,25 +31,6 @@ async function recordSession(
     await execa(bin, ['exec', '-q', '-s', id, '--', 'sh', '-c', script], { env })
   }
   return id
-}
-
-/** Median wall milliseconds of whole processes, the commands taking turns. */
-async function timeProcesses(
-  commands: Record<string, () => Promise<unknown>>,
-  runs: number,
-): Promise<Record<string, number>> {
-  const samples = Object.fromEntries(Object.keys(commands).map((name) => [name, [] as number[]]))
-  const steps = Object.entries(commands)
-  for (let i = 0; i < runs; i++) {
-    for (const [name, run] of i % 2 === 0 ? steps : [...steps].reverse()) {
-      samples[name]?.push(await time(run))
-    }
-  }
-  if (process.env.BENCH_VERBOSE === '1') {
-    for (const [name, times] of Object.entries(samples))
-      console.error(`${name}: ${times.map((t) => t.toFixed(0)).join(' ')}`)
-  }
-  return Object.fromEntries(Object.entries(samples).map(([name, times]) => [name, median(times)]))
 }
 
 // Reviewing a session must cost about what reviewing the same history with git costs.

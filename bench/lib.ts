@@ -70,3 +70,22 @@ export function seeded(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
+
+/** Median wall milliseconds of whole processes, the commands taking turns. */
+export async function timeProcesses(
+  commands: Record<string, () => Promise<unknown>>,
+  runs: number,
+): Promise<Record<string, number>> {
+  const samples = Object.fromEntries(Object.keys(commands).map((name) => [name, [] as number[]]))
+  const steps = Object.entries(commands)
+  for (let i = 0; i < runs; i++) {
+    for (const [name, run] of i % 2 === 0 ? steps : [...steps].reverse()) {
+      samples[name]?.push(await time(run))
+    }
+  }
+  if (process.env.BENCH_VERBOSE === '1') {
+    for (const [name, times] of Object.entries(samples))
+      console.error(`${name}: ${times.map((t) => t.toFixed(0)).join(' ')}`)
+  }
+  return Object.fromEntries(Object.entries(samples).map(([name, times]) => [name, median(times)]))
+}

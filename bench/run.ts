@@ -4,6 +4,7 @@ import { VERSION } from '../src/shared/version.js'
 import { benchAgent } from './agent.js'
 import { benchCliReview } from './cli-review.js'
 import { benchCliSync } from './cli-sync.js'
+import { benchStartup } from './startup.js'
 import { benchCopyIn } from './copy-in.js'
 import { benchDriveRecovery } from './drive-recovery.js'
 import { benchDisk } from './disk.js'
@@ -30,6 +31,7 @@ console.log(
   `Safe Coder ${VERSION}; Node ${process.version}; Docker ${docker.stdout || '?'}; ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}; ${Math.round(os.totalmem() / 2 ** 30)} GiB; ${os.release()}`,
 )
 const results = [
+  ...(await benchStartup({ runs: Math.max(11, Math.round(runs / 5)) })),
   ...(await benchExec({ runs })),
   ...(await benchSandboxReady({ runs: Math.max(5, Math.round(runs / 7)) })),
   ...(await benchCopyIn({ runs: Math.max(7, Math.round(runs / 14)) })),
