@@ -108,3 +108,16 @@ export function parseDuration(value: string, option: string): number {
   }
   return Number(match[1]) * unit
 }
+
+/** -p/--path, or the hidden old --project; both is fine only when they agree. */
+export function pathOption(options: { path?: string; project?: string }): string | undefined {
+  const { path: given, project } = options
+  if (given !== undefined && project !== undefined && given !== project) {
+    throw new SafeCoderError(
+      'USAGE',
+      `--path ${given} and --project ${project} name different projects.`,
+      { hint: '--project is the old name of --path: give only --path.' },
+    )
+  }
+  return given ?? project
+}

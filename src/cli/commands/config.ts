@@ -1,5 +1,5 @@
 import path from 'node:path'
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import {
   configReportJson,
   findProjectConfigFile,
@@ -11,7 +11,7 @@ import {
 } from '../../config/index.js'
 import { SafeCoderError } from '../../shared/errors.js'
 import { println, type CliContext } from '../context.js'
-import { printConfigWarnings } from '../options.js'
+import { pathOption, printConfigWarnings } from '../options.js'
 import type { RegisterCommand } from './index.js'
 
 interface ConfigOptions {
@@ -29,22 +29,24 @@ export const registerConfig: RegisterCommand = (program, ctx) => {
     .command('show')
     .description('Print every key with its value and where the value came from.')
     .option('--json', 'print { config, origins, files } as JSON')
-    .option('-p, --project <dir>', "show this project's configuration (default: the current one)")
-    .action(async (options: { json?: boolean; project?: string }, command: Command) => {
-      const { config: configFile } = command.optsWithGlobals<ConfigOptions>()
-      const loaded = await loadConfig({
-        cwd: ctx.cwd,
-        env: ctx.env,
-        configFile,
-        ...(options.project === undefined
-          ? {}
-          : { projectDir: path.resolve(ctx.cwd, options.project) }),
-      })
-      printConfigWarnings(ctx, loaded)
-      if (options.json === true)
-        println(ctx.stdout, JSON.stringify(configReportJson(loaded), null, 2))
-      else ctx.stdout.write(formatConfigReport(loaded))
-    })
+    .option('-p, --path <dir>', "show this project's configuration (default: the current one)")
+    .addOption(new Option('--project <dir>').hideHelp())
+    .action(
+      async (options: { json?: boolean; path?: string; project?: string }, command: Command) => {
+        const project = pathOption(options)
+        const { config: configFile } = command.optsWithGlobals<ConfigOptions>()
+        const loaded = await loadConfig({
+          cwd: ctx.cwd,
+          env: ctx.env,
+          configFile,
+          ...(project === undefined ? {} : { projectDir: path.resolve(ctx.cwd, project) }),
+        })
+        printConfigWarnings(ctx, loaded)
+        if (options.json === true)
+          println(ctx.stdout, JSON.stringify(configReportJson(loaded), null, 2))
+        else ctx.stdout.write(formatConfigReport(loaded))
+      },
+    )
 
   config
     .command('init')

@@ -12,6 +12,7 @@ import {
   withNetworkOptions,
   type CommonOptions,
   type NetworkOptions,
+  pathOption,
 } from '../options.js'
 import { resolveNetworkPolicy } from '../../session/network.js'
 import { boundedForward, readerBackpressure } from '../bounded-output.js'
@@ -187,19 +188,6 @@ export interface ExecOutcome {
   /** Paths the command changed, relative to the project. */
   changed: string[]
   durationMs: number
-}
-
-/** -p/--path, or the hidden old --project; both is fine only when they agree. */
-function pathOption(options: ExecOptions): string | undefined {
-  const { path: given, project } = options
-  if (given !== undefined && project !== undefined && given !== project) {
-    throw new SafeCoderError(
-      'USAGE',
-      `--path ${given} and --project ${project} name different projects.`,
-      { hint: '--project is the old name of --path: give only --path.' },
-    )
-  }
-  return given ?? project
 }
 
 /** The input as bytes (a stream switched to text by someone else is encoded back). */
