@@ -9,7 +9,7 @@ import { connectAgent } from '../agent-channel/client.js'
 import type { AgentClient } from '../agent-channel/types.js'
 import { WORKSPACE } from '../types.js'
 import { StreamDemuxer } from './demux.js'
-import { sandboxError } from './engine-errors.js'
+import { sandboxError, startUnpaused } from './engine-errors.js'
 import { defaultDistDir } from './dist-dir.js'
 
 /** Where the host's Node binary and the built agent appear inside the container (read-only). */
@@ -94,17 +94,20 @@ export class ContainerAgent {
   }
 
   async #start(): Promise<AgentClient> {
-    const exec = await this.container.exec({
-      Cmd: [NODE_IN, `${AGENT_IN}/main.js`, '--stdio', '--root', WORKSPACE],
-      AttachStdin: true,
-      AttachStdout: true,
-      AttachStderr: true,
-      Tty: false,
-      WorkingDir: WORKSPACE,
-      User: this.user,
-      Env: Object.entries(this.env).map(([k, v]) => `${k}=${v}`),
+    // Started right after a commit's thaw: the engine may still call the container paused.
+    const raw = await startUnpaused(async () => {
+      const exec = await this.container.exec({
+        Cmd: [NODE_IN, `${AGENT_IN}/main.js`, '--stdio', '--root', WORKSPACE],
+        AttachStdin: true,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+        WorkingDir: WORKSPACE,
+        User: this.user,
+        Env: Object.entries(this.env).map(([k, v]) => `${k}=${v}`),
+      })
+      return exec.start({ hijack: true, stdin: true, Tty: false })
     })
-    const raw = await exec.start({ hijack: true, stdin: true, Tty: false })
     const channel = demuxedChannel(raw, (chunk) => {
       this.#stderr = (this.#stderr + chunk.toString('utf8')).slice(-STDERR_TAIL)
     })

@@ -19,7 +19,7 @@ import type {
 import type { AgentClient } from '../agent-channel/types.js'
 import { FreezeGate } from '../freeze-gate.js'
 import type { ContainerAgent } from './container-agent.js'
-import { sandboxError } from './engine-errors.js'
+import { sandboxError, startUnpaused } from './engine-errors.js'
 import { DEFAULT_MAX_OUTPUT, runEngineExec, type ExecStarter, type RawExecResult } from './exec.js'
 import { FILE_STATUS, LIST_SCRIPT, READ_SCRIPT, STAT_SCRIPT, WRITE_SCRIPT } from './file-scripts.js'
 import { parseListing, parseStat } from './file-parse.js'
@@ -50,7 +50,7 @@ export class DockerSandbox implements Sandbox {
   ) {
     this.id = container.id
     this.gate = new FreezeGate(containerFreezer(container, kind === 'podman' ? 'podman' : 'docker'))
-    this.starter = (start) => this.gate.thawed(start)
+    this.starter = (start) => this.gate.thawed(() => startUnpaused(start))
   }
 
   async exec(req: ExecRequest, io: ExecIO = {}): Promise<ExecResult> {

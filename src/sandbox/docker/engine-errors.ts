@@ -1,3 +1,4 @@
+import { sleep } from '../../shared/abort.js'
 import { SafeCoderError, errnoOf } from '../../shared/errors.js'
 
 /** The HTTP status dockerode attaches to Engine API failures. */
@@ -24,9 +25,49 @@ export function isGone(error: unknown): boolean {
   return status === 404 || status === 409
 }
 
+/**
+ * The engine refused because it holds the container paused: an exec ("… is paused, unpause the
+ * container before exec") or a pause ("… is already paused").
+ */
+export function isPausedRefusal(error: unknown): boolean {
+  return statusOf(error) === 409 && /(is|already) paused/i.test(engineMessage(error))
+}
+
+/**
+ * Starts an exec (`start`) when the engine may still call the container paused although
+ * Safe Coder's own freeze is over: dockerd applies the runtime's pause and resume events
+ * asynchronously, so right after an `unpause` (a commit's thaw) a late "paused" event can mark
+ * the running container paused for a moment, and an exec created then is refused. Such a
+ * refusal is tried again for a few seconds; a container someone else paused stays refused.
+ */
+export async function startUnpaused<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start()
+    } catch (error) {
+      if (attempt >= PAUSED_ATTEMPTS || !isPausedRefusal(error)) throw error
+      await sleep(Math.min(1000, 50 * 2 ** attempt))
+    }
+  }
+}
+
+/** Up to about 5 s of waiting in all. */
+const PAUSED_ATTEMPTS = 8
+
 /** Wraps a failed Engine API call on a sandbox into a SafeCoderError that says what to do. */
 export function sandboxError(id: string, doing: string, error: unknown): SafeCoderError {
   if (error instanceof SafeCoderError) return error
+  if (isPausedRefusal(error)) {
+    return new SafeCoderError(
+      'SANDBOX_FAILED',
+      `Sandbox ${id.slice(0, 12)} is paused, so nothing can run in it (${doing}): ${engineMessage(error)}.`,
+      {
+        hint: `Safe Coder unpauses what it paused; something else paused this one. Run \`docker unpause ${id.slice(0, 12)}\` (or \`podman unpause\`), then try again.`,
+        cause: error,
+        data: { sandboxId: id },
+      },
+    )
+  }
   if (isGone(error)) {
     return new SafeCoderError(
       'SANDBOX_GONE',

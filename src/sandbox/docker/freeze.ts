@@ -2,7 +2,7 @@ import type Docker from 'dockerode'
 import { sleep } from '../../shared/abort.js'
 import { SafeCoderError } from '../../shared/errors.js'
 import type { Freezer } from '../freeze-gate.js'
-import { engineMessage, isGone, statusOf } from './engine-errors.js'
+import { engineMessage, isGone, isPausedRefusal, statusOf } from './engine-errors.js'
 
 /**
  * Freezing a container through the Engine API: `pause` puts every process of it in the cgroup
@@ -75,7 +75,10 @@ async function pauseRetrying(container: Docker.Container): Promise<void> {
       await container.pause()
       return
     } catch (error) {
-      if (attempt >= FREEZE_ATTEMPTS || !freezerUnsettled(error)) throw error
+      // "Already paused" right after our own thaw is the engine applying a late pause event
+      // (see startUnpaused): taking it at its word would skip the freeze of a running sandbox.
+      if (attempt >= FREEZE_ATTEMPTS || !(freezerUnsettled(error) || isPausedRefusal(error)))
+        throw error
       await sleep(100 * attempt)
     }
   }
