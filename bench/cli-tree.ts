@@ -2,22 +2,13 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { execa } from 'execa'
 import { createBenchTree } from './copy-in.js'
-import { seeded } from './lib.js'
+import { gitEnv, seeded } from './lib.js'
 
 /** A generated project for whole-CLI benches and where its extras went. */
 export interface CliTree {
   project: string
   /** Tracked text files an edit may append to. */
   textFiles: string[]
-}
-
-const gitEnv = {
-  GIT_CONFIG_GLOBAL: '/dev/null',
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_AUTHOR_NAME: 'bench',
-  GIT_AUTHOR_EMAIL: 'bench@example.invalid',
-  GIT_COMMITTER_NAME: 'bench',
-  GIT_COMMITTER_EMAIL: 'bench@example.invalid',
 }
 
 /** Binary bytes (a PNG-like header, then NULs and noise) of `bytes` length. */

@@ -5,16 +5,7 @@ import { pathToFileURL } from 'node:url'
 import { execa } from 'execa'
 import { diffCommits, formatUnifiedDiff } from '../src/git/diff.js'
 import { createBenchTree } from './copy-in.js'
-import { formatResults, median, result, time, type BenchResult } from './lib.js'
-
-const gitEnv = {
-  GIT_CONFIG_GLOBAL: '/dev/null',
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_AUTHOR_NAME: 'bench',
-  GIT_AUTHOR_EMAIL: 'bench@example.invalid',
-  GIT_COMMITTER_NAME: 'bench',
-  GIT_COMMITTER_EMAIL: 'bench@example.invalid',
-}
+import { formatResults, gitEnv, median, result, time, type BenchResult } from './lib.js'
 
 async function git(cwd: string, ...args: string[]): Promise<string> {
   const { stdout } = await execa('git', args, { cwd, env: gitEnv, stripFinalNewline: false })

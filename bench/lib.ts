@@ -89,3 +89,13 @@ export async function timeProcesses(
   }
   return Object.fromEntries(Object.entries(samples).map(([name, times]) => [name, median(times)]))
 }
+
+/** git for the benches' own fixtures: no user or system config, a fixed identity. */
+export const gitEnv = {
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_AUTHOR_NAME: 'bench',
+  GIT_AUTHOR_EMAIL: 'bench@example.invalid',
+  GIT_COMMITTER_NAME: 'bench',
+  GIT_COMMITTER_EMAIL: 'bench@example.invalid',
+}
