@@ -82,6 +82,14 @@ export async function rollBack(
       },
     )
   }
+  // Temp files a killed sync or undo left go first: one left in a folder the sync made would
+  // keep that folder from being removed, and the entry it replaced from coming back.
+  await eachLimit([...record.changes.entries()], fileConcurrency, async ([index, change]) => {
+    await removeLeftover(tempPathFor(projectDir, change.path, record.id, index))
+    await removeLeftover(tempPathFor(projectDir, change.path, record.id, `undo-${index}`))
+    // The one temp name of an undo by an older version.
+    await removeLeftover(tempPathFor(projectDir, change.path, record.id, 'undo'))
+  })
   const dirs = new Set<string>()
   const restoreParents = async (rel: string): Promise<void> => {
     for (const dir of ancestorsShallowFirst(rel)) {
@@ -128,12 +136,6 @@ export async function rollBack(
       if (errnoOf(error) !== 'ENOENT') throw error
     })
   }
-  await eachLimit([...record.changes.entries()], fileConcurrency, async ([index, change]) => {
-    await removeLeftover(tempPathFor(projectDir, change.path, record.id, index))
-    await removeLeftover(tempPathFor(projectDir, change.path, record.id, `undo-${index}`))
-    // The one temp name of an undo by an older version.
-    await removeLeftover(tempPathFor(projectDir, change.path, record.id, 'undo'))
-  })
   for (const dir of [...record.createdDirs].reverse()) {
     await removeDirIfEmpty(path.join(projectDir, dir))
   }

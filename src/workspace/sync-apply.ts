@@ -146,10 +146,13 @@ async function applyAll(
     await options.afterWrite?.(count)
   }
   // Deletions first, then the folders they emptied go (before a file takes one's place), then
-  // the writes; within each phase the files are independent, so they overlap.
-  await eachLimit(deletions, fileConcurrency, applyOne)
+  // the writes; within each phase the files are independent, so they overlap. A test that
+  // stands in for a kill after the Nth write (`afterWrite` never returning) gets one file at a
+  // time, so nothing else lands after its "kill" while it recovers.
+  const concurrency = options.afterWrite === undefined ? fileConcurrency : 1
+  await eachLimit(deletions, concurrency, applyOne)
   await removeEmptied(projectDir, removedDirs)
-  await eachLimit(writes, fileConcurrency, applyOne)
+  await eachLimit(writes, concurrency, applyOne)
   for (const dir of removedDirs) touched.add(path.dirname(path.join(projectDir, dir.path)))
   await eachLimit([...touched], fileConcurrency, async (dir) => {
     // A folder of a deleted file may be gone itself (emptied, removed, maybe a file now).

@@ -489,3 +489,154 @@ describe('a directory the session replaced with a file', () => {
     }
   })
 })
+
+// Sync and undo work on many files at once: the same tree as one at a time, the same recovery.
+describe('a sync of many files at once', () => {
+  it('dir->file and file->dir of ancestors in one batch with many siblings round-trips', async () => {
+    const project = await tempDir('rv-')
+    const journalDir = path.join(await tempDir('rv-state-'), 'journal')
+    const tree: Record<string, string> = { a: 'file a\n', 'b/c/d.txt': 'd\n', 'b/c/e.txt': 'e\n' }
+    for (let i = 0; i < 80; i++) tree[`z/f${i}.txt`] = `${i}\n`
+    await writeTree(project, tree)
+    const base = await hostManifest(project)
+    const before = await snapshot(project)
+    const files: Record<string, SessionFile> = { 'a/b.txt': 'new\n', b: 'b now file\n' }
+    for (let i = 0; i < 80; i++) files[`z/f${i}.txt`] = `${i} changed\n`
+    for (let i = 0; i < 40; i++) files[`a/n/m${i}.txt`] = `${i}\n`
+    const source = memorySource(files)
+    const plan = await planSync({ projectDir: project, base, source })
+    const result = await apply(plan, source, journalDir)
+    expect(await readFile(path.join(project, 'b'), 'utf8')).toBe('b now file\n')
+    expect(await readFile(path.join(project, 'a/n/m3.txt'), 'utf8')).toBe('3\n')
+    await undo(project, journalDir, result.id)
+    expect(await snapshot(project)).toEqual(before)
+  })
+
+  it('stands still after the write a test kills it at, as a killed process would', async () => {
+    const project = await tempDir('rv-')
+    const journalDir = path.join(await tempDir('rv-state-'), 'journal')
+    const tree: Record<string, string> = {}
+    for (let i = 0; i < 64; i++) tree[`f${i}.txt`] = `${i}\n`
+    await writeTree(project, tree)
+    const base = await hostManifest(project)
+    const files: Record<string, SessionFile> = {}
+    for (let i = 0; i < 64; i++) files[`f${i}.txt`] = `${i} changed\n`
+    const source = memorySource(files)
+    const plan = await planSync({ projectDir: project, base, source })
+    let killed: () => void = () => undefined
+    const died = new Promise<void>((resolve) => (killed = resolve))
+    let calls = 0
+    let callsAfterKill = 0
+    let isDead = false
+    const lock = await lockOf(project, journalDir)
+    void apply(
+      plan,
+      source,
+      journalDir,
+      (count) => {
+        calls++
+        if (isDead) callsAfterKill++
+        if (count < 4) return undefined
+        isDead = true
+        killed()
+        return new Promise<void>(() => undefined)
+      },
+      lock,
+    )
+    await died
+    await new Promise((r) => setTimeout(r, 500))
+    // A real kill would leave 4 files written; the "dead" sync kept going.
+    expect({ calls, callsAfterKill }).toEqual({ calls: 4, callsAfterKill: 0 })
+  })
+
+  it('rolls everything back when one file fails while others are in flight', async () => {
+    const project = await tempDir('rv-')
+    const journalDir = path.join(await tempDir('rv-state-'), 'journal')
+    const tree: Record<string, string> = { 'ro/x.txt': 'x\n' }
+    for (let i = 0; i < 64; i++) tree[`d${i % 8}/f${i}.txt`] = `${i}\n`
+    await writeTree(project, tree)
+    const base = await hostManifest(project)
+    const files: Record<string, SessionFile> = { 'ro/x.txt': 'x changed\n' }
+    for (let i = 0; i < 64; i++) files[`d${i % 8}/f${i}.txt`] = `${i} changed\n`
+    for (let i = 0; i < 20; i++) files[`new${i}/deep/g.txt`] = `${i}\n`
+    const source = memorySource(files)
+    const plan = await planSync({ projectDir: project, base, source })
+    const before = await snapshot(project)
+    const failing: SyncSource = {
+      entries: () => source.entries(),
+      read: async (rel, entry) => {
+        if (rel === 'd3/f11.txt') {
+          await new Promise((r) => setTimeout(r, 5))
+          throw Object.assign(new Error('ENOSPC: no space left'), { code: 'ENOSPC' })
+        }
+        await new Promise((r) => setTimeout(r, Math.random() * 10))
+        return source.read(rel, entry)
+      },
+    }
+    const error = await expectError(
+      apply(plan, failing, journalDir),
+      'COPY_FAILED',
+      /restored as it was before/,
+    )
+    expect(isSafeCoderError(error) ? error.data?.rolledBack : undefined).toBe(true)
+    expect(await snapshot(project)).toEqual(before)
+  })
+
+  it('recovers when killed after making the folder that replaces a file, its temp file inside', async () => {
+    const project = await tempDir('rv-')
+    const journalDir = path.join(await tempDir('rv-state-'), 'journal')
+    await writeTree(project, { a: 'file a\n', other: 'o\n' })
+    const base = await hostManifest(project)
+    const before = await snapshot(project)
+    const source = memorySource({ 'a/b.txt': 'new\n', other: 'o\n' })
+    const plan = await planSync({ projectDir: project, base, source })
+    let killed: () => void = () => undefined
+    const died = new Promise<void>((resolve) => (killed = resolve))
+    const lock = await lockOf(project, journalDir)
+    void apply(
+      plan,
+      source,
+      journalDir,
+      () => {
+        killed()
+        return new Promise<void>(() => undefined)
+      },
+      lock,
+    )
+    await died
+    await lock.release()
+    const id = (await readdir(journalDir))[0] ?? ''
+    // What a kill between the write's mkdir/temp file and its rename leaves.
+    await mkdir(path.join(project, 'a'), { recursive: true })
+    await writeFile(path.join(project, 'a', `.${id}-1.tmp`), 'half written')
+    const err = await recover(project, journalDir).then(
+      () => 'ok',
+      (e: unknown) => (e instanceof Error ? e.message : String(e)),
+    )
+    expect(err).toBe('ok')
+    expect(await snapshot(project)).toEqual(before)
+  })
+
+  it('an ancestor replaced by a symlink after planning is never written through', async () => {
+    const project = await tempDir('rv-')
+    const outside = await tempDir('rv-out-')
+    const journalDir = path.join(await tempDir('rv-state-'), 'journal')
+    const tree: Record<string, string> = { 'd/x.txt': 'x\n' }
+    for (let i = 0; i < 40; i++) tree[`e/f${i}.txt`] = `${i}\n`
+    await writeTree(project, tree)
+    const base = await hostManifest(project)
+    const files: Record<string, SessionFile> = {
+      'd/x.txt': 'x\n',
+      'd/sub/new.txt': 'pwn\n',
+      'd/new2.txt': 'pwn\n',
+    }
+    for (let i = 0; i < 40; i++) files[`e/f${i}.txt`] = `${i} changed\n`
+    const source = memorySource(files)
+    const plan = await planSync({ projectDir: project, base, source })
+    const { rename } = await import('node:fs/promises')
+    await rename(path.join(project, 'd'), path.join(outside, 'd'))
+    await symlink(path.join(outside, 'd'), path.join(project, 'd'))
+    await apply(plan, source, journalDir).catch(() => undefined)
+    expect(await readdir(path.join(outside, 'd'))).toEqual(['x.txt'])
+  })
+})
