@@ -168,6 +168,34 @@ async function apply(
   }
 }
 
+/**
+ * A sync that dies after its `killAt`th write, as a killed process would: nothing after that
+ * write runs (no catch, no rollback), and its lock goes with it. Resolves once it is dead.
+ */
+async function killedAfter(
+  plan: SyncPlan,
+  source: SyncSource,
+  journalDir: string,
+  killAt: number,
+): Promise<void> {
+  let killed: () => void = () => undefined
+  const died = new Promise<void>((resolve) => (killed = resolve))
+  const lock = await lockOf(plan.projectDir, journalDir)
+  void apply(
+    plan,
+    source,
+    journalDir,
+    (count) => {
+      if (count < killAt) return undefined
+      killed()
+      return new Promise<void>(() => undefined)
+    },
+    lock,
+  )
+  await died
+  await lock.release()
+}
+
 async function undo(project: string, journalDir: string, id?: string) {
   const lock = await lockOf(project, journalDir)
   try {
@@ -314,24 +342,9 @@ describe('an interrupted sync', () => {
   it('that was killed half-way is refused by the next sync and rolled back by recoverSync, idempotently', async () => {
     const { project, journalDir, plan, source, base } = await richSync()
     const before = await snapshot(project)
-    let killed: () => void = () => undefined
-    const died = new Promise<void>((resolve) => (killed = resolve))
     // A process killed after four writes: nothing after the hook ever runs, no catch, no rollback;
     // its lock goes with it.
-    const lock = await lockOf(project, journalDir)
-    void apply(
-      plan,
-      source,
-      journalDir,
-      (count) => {
-        if (count < 4) return undefined
-        killed()
-        return new Promise<void>(() => undefined)
-      },
-      lock,
-    )
-    await died
-    await lock.release()
+    await killedAfter(plan, source, journalDir, 4)
     expect(await snapshot(project)).not.toEqual(before)
 
     await expectError(
@@ -351,23 +364,8 @@ describe('an interrupted sync', () => {
   it('also rolls back leftover temp files and directories created before the kill', async () => {
     const { project, journalDir, plan, source } = await richSync()
     const before = await snapshot(project)
-    let killed: () => void = () => undefined
-    const died = new Promise<void>((resolve) => (killed = resolve))
     const last = plan.items.filter((item) => item.action !== 'skip').length
-    const lock = await lockOf(project, journalDir)
-    void apply(
-      plan,
-      source,
-      journalDir,
-      (count) => {
-        if (count < last) return undefined
-        killed()
-        return new Promise<void>(() => undefined)
-      },
-      lock,
-    )
-    await died
-    await lock.release()
+    await killedAfter(plan, source, journalDir, last)
     const id = (await readdir(journalDir))[0] ?? ''
     await mkdir(path.join(project, 'src'), { recursive: true })
     await writeFile(path.join(project, 'src', `.${id}-1.tmp`), 'half written')
@@ -466,22 +464,7 @@ describe('a directory the session replaced with a file', () => {
         'delete thing/x.txt',
         'delete thing/y/z.txt',
       ])
-      let killed: () => void = () => undefined
-      const died = new Promise<void>((resolve) => (killed = resolve))
-      const lock = await lockOf(project, journalDir)
-      void apply(
-        plan,
-        source,
-        journalDir,
-        (count) => {
-          if (count < killAt) return undefined
-          killed()
-          return new Promise<void>(() => undefined)
-        },
-        lock,
-      )
-      await died
-      await lock.release()
+      await killedAfter(plan, source, journalDir, killAt)
       if (killAt === 3)
         expect(await readFile(path.join(project, 'thing'), 'utf8')).toBe('now a file\n')
       await recover(project, journalDir)
@@ -590,21 +573,7 @@ describe('a sync of many files at once', () => {
     const before = await snapshot(project)
     const source = memorySource({ 'a/b.txt': 'new\n', other: 'o\n' })
     const plan = await planSync({ projectDir: project, base, source })
-    let killed: () => void = () => undefined
-    const died = new Promise<void>((resolve) => (killed = resolve))
-    const lock = await lockOf(project, journalDir)
-    void apply(
-      plan,
-      source,
-      journalDir,
-      () => {
-        killed()
-        return new Promise<void>(() => undefined)
-      },
-      lock,
-    )
-    await died
-    await lock.release()
+    await killedAfter(plan, source, journalDir, 1)
     const id = (await readdir(journalDir))[0] ?? ''
     // What a kill between the write's mkdir/temp file and its rename leaves.
     await mkdir(path.join(project, 'a'), { recursive: true })
