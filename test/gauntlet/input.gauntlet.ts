@@ -185,7 +185,7 @@ suite('input', (backend) => {
       [['sync', NO_SESSION], 66, new RegExp(NO_SESSION)],
       [['sync', id, '--only'], 64, /--only/],
       [['sync', '--undo', id], 66, /sync|undo/i],
-      [['discard'], 64, /missing required argument 'session'/],
+      [['discard'], 64, /discard needs session ids or a filter/],
       [['discard', id], 64, /--yes/],
       [['discard', NO_SESSION, '--yes'], 66, new RegExp(NO_SESSION)],
       [['resume'], 64, /missing required argument 'session'/],
@@ -283,7 +283,7 @@ suite('input', (backend) => {
     }
     // The user file and --config.
     await writeFile(path.join(w.home, '.config/safe-coder/config.toml'), 'docker = = 1\n')
-    const user = await w.cli(['sessions'])
+    const user = await w.cli(['config', 'show'])
     try {
       expectCleanError(user, 78, /config\.toml/)
     } catch (error) {
@@ -294,7 +294,7 @@ suite('input', (backend) => {
     await writeFile(path.join(w.home, '.config/safe-coder/config.toml'), '')
     const explicit = path.join(w.root, 'explicit.json')
     await writeFile(explicit, '{{{')
-    const flag = await w.cli(['sessions', '--config', explicit])
+    const flag = await w.cli(['config', 'show', '--config', explicit])
     try {
       expectCleanError(flag, 78, /explicit\.json/)
     } catch (error) {
@@ -302,7 +302,7 @@ suite('input', (backend) => {
         `--config explicit.json: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
       )
     }
-    const missing = await w.cli(['sessions', '--config', path.join(w.root, 'nope.toml')])
+    const missing = await w.cli(['config', 'show', '--config', path.join(w.root, 'nope.toml')])
     try {
       expectCleanError(missing, missing.exitCode === 66 ? 66 : 78, /nope\.toml/)
     } catch (error) {

@@ -258,7 +258,8 @@ export const registerDiscard: RegisterCommand = (program, ctx, setStatus) => {
               ctx.stderr.write(`discarding ${done}/${picked.length}`)
           },
         })
-        if (picked.length > 1 || failures > 0 || !named)
+        // One session named: its own line (or its error) says it all.
+        if (picked.length > 1 || !named)
           say(`discarded ${count(discarded)}${failures > 0 ? `; ${failures} failed` : ''}`)
       }
       if (failedStatus !== undefined) setStatus(failedStatus)
