@@ -45,8 +45,6 @@ async function summarise(store: SessionStore, record: SessionRecord): Promise<Se
           : (await changedPaths({ gitdir }, record.baseCommit, head)).length
     } catch {
       // A session whose history cannot be read is still listed; `log` says why.
-      head = undefined
-      changed = undefined
     }
   }
   const ownerAlive = record.status === 'active' && isProcessAlive(record.ownerPid)
